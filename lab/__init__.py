@@ -1,0 +1,1 @@
+"""CodeSight domain and engines. Imports neither web nor workers."""

@@ -1,0 +1,135 @@
+"""Shared fixtures: one real, throwaway Postgres cluster per test process, one database per test.
+
+The cluster starts lazily (unit tests never pay for it), once per pytest process (each xdist
+worker gets its own folder and port), and holds a migrated template database; every test that
+asks for `db_url` or `database` gets a fresh clone of it (`CREATE DATABASE ... TEMPLATE`),
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from procrastinate import App
+from psycopg import sql
+
+from lab.config import get_settings
+from lab.db import Database
+from lab.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from lab.db.migrate import migrate
+
+TEMPLATE_DB = "codesight_template"
+PORT_ATTEMPTS = 5
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start_test_cluster(data_dir: Path) -> EmbeddedPostgres:
+    """Start a non-durable cluster on a free port; retry when another process grabbed the port first."""
+    last_error: EmbeddedPostgresError | None = None
+    for _ in range(PORT_ATTEMPTS):
+        cluster = EmbeddedPostgres(data_dir, _free_port(), get_settings().postgres_bin, durable=False)
+        try:
+            cluster.start()
+            return cluster
+        except EmbeddedPostgresError as error:
+            last_error = error
+    raise EmbeddedPostgresError(f"test cluster did not start after {PORT_ATTEMPTS} ports") from last_error
+
+
+def create_database(admin: psycopg.Connection, name: str, template: str) -> None:
+    admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+
+
+def drop_database(admin: psycopg.Connection, name: str) -> None:
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[EmbeddedPostgres]:
+    """The test process's own running cluster (fsync off), removed at the end of the session."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    root = Path(tempfile.mkdtemp(prefix=f"codesight-pg-{worker}-"))
+    # When we are root the server runs as `postgres`, which must be able to enter the folder.
+    root.chmod(0o755)
+    cluster: EmbeddedPostgres | None = None
+    try:
+        cluster = _start_test_cluster(root / "data")
+        yield cluster
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(root)
+
+
+@pytest.fixture(scope="session")
+def pg_admin(pg_cluster: EmbeddedPostgres) -> Iterator[psycopg.Connection]:
+    """An autocommit superuser connection to the `postgres` database, for creating and dropping databases."""
+    with psycopg.connect(pg_cluster.url_for("postgres"), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_cluster: EmbeddedPostgres, pg_admin: psycopg.Connection) -> str:
+    """Name of a database migrated to head, procrastinate schema included; only ever cloned."""
+    create_database(pg_admin, TEMPLATE_DB, "template0")
+    migrate(pg_cluster.url_for(TEMPLATE_DB))
+    # Refuse connections from now on: CREATE DATABASE ... TEMPLATE fails while anyone is connected.
+    pg_admin.execute(
+        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(sql.Identifier(TEMPLATE_DB))
+    )
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def db_url(pg_cluster: EmbeddedPostgres, pg_admin: psycopg.Connection, template_db: str) -> Iterator[str]:
+    """`postgresql://` URL of a fresh, fully migrated database of this test's own."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    create_database(pg_admin, name, template_db)
+    try:
+        yield pg_cluster.url_for(name)
+    finally:
+        drop_database(pg_admin, name)
+
+
+@pytest.fixture
+def empty_db_url(pg_cluster: EmbeddedPostgres, pg_admin: psycopg.Connection) -> Iterator[str]:
+    """`postgresql://` URL of a fresh database with no schema at all (for migration tests)."""
+    name = f"empty_{uuid.uuid4().hex[:16]}"
+    create_database(pg_admin, name, "template0")
+    try:
+        yield pg_cluster.url_for(name)
+    finally:
+        drop_database(pg_admin, name)
+
+
+@pytest.fixture
+async def database(db_url: str) -> AsyncIterator[Database]:
+    """A `lab.db.Database` on this test's fresh database."""
+    db = Database(db_url, pool_size=5)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def pipeline_app(db_url: str) -> AsyncIterator[App]:
+    """The procrastinate App (workers.app.app, tasks included), opened on this test's database."""
+    from workers.app import open_app
+
+    async with open_app(db_url) as app:
+        yield app

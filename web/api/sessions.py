@@ -1,0 +1,116 @@
+"""Ingest (participants) and reads (dashboard users) of sessions, over HTTPS."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
+
+from lab.capture import ingest, views
+from lab.capture.wire import BatchAck, SessionOpen, SessionOpened, parse_batch
+from lab.db.models import Participant, Session
+from web.auth import participant_guard, reader_guard
+from web.services import Services
+from workers.tasks import start_pipeline
+
+
+def ws_path(session_id: uuid.UUID) -> str:
+    return f"/ws/v1/sessions/{session_id}"
+
+
+async def owned_session(services: Services, participant: Participant, session_id: uuid.UUID) -> Session:
+    """The participant's own recording session, or a 404 / 403 naming the problem."""
+    async with services.db.session() as s:
+        session = await s.get(Session, session_id)
+    if session is None:
+        raise NotFoundException(f"session {session_id} does not exist")
+    if session.participant_id != participant.id:
+        raise PermissionDeniedException(f"session {session_id} belongs to another participant")
+    return session
+
+
+async def store_batch(services: Services, session: Session, body: object) -> BatchAck:
+    """Validate and store one batch; shared by REST and the WebSocket."""
+    events, errors = parse_batch(body)
+    async with services.db.session() as s:
+        fresh = await s.get(Session, session.id)
+        assert fresh is not None
+        return await ingest.ingest_batch(s, services.blobs, fresh, events, errors)
+
+
+class IngestController(Controller):
+    path = "/api/v1/sessions"
+    tags = ["ingest"]
+
+    @post("/", guards=[participant_guard], status_code=HTTP_201_CREATED)
+    async def open_session(self, request: Request[Participant, Any, Any], data: SessionOpen, services: Services) -> SessionOpened:
+        async with services.db.session() as s:
+            session = await ingest.open_session(s, request.user.id, data)
+        return SessionOpened(id=str(session.id), ws_url=ws_path(session.id))
+
+    @post("/{session_id:uuid}/events", guards=[participant_guard], status_code=200)
+    async def post_events(
+        self, request: Request[Participant, Any, Any], session_id: uuid.UUID, services: Services
+    ) -> Response[BatchAck]:
+        session = await owned_session(services, request.user, session_id)
+        try:
+            body = await request.json()
+        except Exception as exc:  # the body is the client's: say what is wrong with it
+            raise ClientException(f"body: not valid JSON ({exc})") from exc
+        try:
+            ack = await store_batch(services, session, body)
+        except ValueError as exc:
+            raise ClientException(str(exc)) from exc
+        except ingest.SessionClosedError as exc:
+            raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+        status = 200 if not ack.errors else 422 if not (ack.accepted or ack.duplicates) else 207
+        return Response(ack, status_code=status)
+
+    @post("/{session_id:uuid}/complete", guards=[participant_guard], status_code=HTTP_202_ACCEPTED)
+    async def complete(
+        self, request: Request[Participant, Any, Any], session_id: uuid.UUID, services: Services
+    ) -> dict[str, Any]:
+        session = await owned_session(services, request.user, session_id)
+        async with services.db.session() as s:
+            fresh = await s.get(Session, session.id)
+            assert fresh is not None
+            started = await ingest.complete_session(s, fresh)
+        if started:
+            await start_pipeline(services.queue, services.db, session_id)
+        return {"id": str(session_id), "status": "processing" if started else fresh.status}
+
+
+class SessionReadController(Controller):
+    path = "/api/v1/sessions"
+    tags = ["sessions"]
+    guards = [reader_guard]
+
+    @get("/")
+    async def list_sessions(self, services: Services, limit: int = 50) -> list[dict[str, Any]]:
+        async with services.db.session() as s:
+            return [row.as_json() for row in await views.list_sessions(s, limit=min(limit, 500))]
+
+    @get("/{session_id:uuid}")
+    async def get_session(self, session_id: uuid.UUID, services: Services) -> dict[str, Any]:
+        async with services.db.session() as s:
+            session = await s.get(Session, session_id)
+            if session is None:
+                raise NotFoundException(f"session {session_id} does not exist")
+            row = await views.session_row(s, session)
+            steps = await views.step_details(s, session_id)
+        body = row.as_json()
+        body["pipeline"] = steps
+        body["quality"] = session.quality
+        body["archive_key"] = session.archive_key
+        body["archive_bytes"] = session.archive_bytes
+        return body
+
+    @get("/{session_id:uuid}/training.jsonl", media_type="application/jsonl")
+    async def training(self, session_id: uuid.UUID, services: Services) -> str:
+        async with services.db.session() as s:
+            if await s.get(Session, session_id) is None:
+                raise NotFoundException(f"session {session_id} does not exist")
+            return await views.training_jsonl(s, session_id)

@@ -1,0 +1,57 @@
+"""The WebSocket ingest: the same wire batches as REST, each acked with its highest seq."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import structlog
+from litestar import WebSocket, websocket
+from litestar.exceptions import HTTPException, WebSocketDisconnect
+
+from lab.capture.ingest import SessionClosedError
+from lab.db.models import Participant
+from web.api.sessions import owned_session, store_batch
+from web.auth import participant_guard
+from web.services import Services
+
+log = structlog.get_logger(__name__)
+
+
+def error_message(field: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "field": field, "message": message}
+
+
+@websocket("/ws/v1/sessions/{session_id:uuid}", guards=[participant_guard])
+async def session_stream(socket: WebSocket[Participant, Any, Any], session_id: uuid.UUID, services: Services) -> None:
+    try:
+        session = await owned_session(services, socket.user, session_id)
+    except HTTPException as exc:
+        await socket.accept()
+        await socket.send_json(error_message("session_id", exc.detail))
+        await socket.close(code=4404 if exc.status_code == 404 else 4403)
+        return
+    await socket.accept()
+    log.info("ws.connected", session_id=str(session_id))
+    while True:
+        try:
+            raw = await socket.receive_data(mode="text")
+        except WebSocketDisconnect:
+            log.info("ws.disconnected", session_id=str(session_id))
+            return
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            await socket.send_json(error_message("body", f"not valid JSON ({exc.msg})"))
+            continue
+        try:
+            ack = await store_batch(services, session, body)
+        except ValueError as exc:
+            field, _, message = str(exc).partition(": ")
+            await socket.send_json(error_message(field, message))
+            continue
+        except SessionClosedError as exc:
+            await socket.send_json(error_message("session_id", str(exc)))
+            continue
+        await socket.send_json(ack.model_dump(mode="json"))

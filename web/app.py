@@ -1,0 +1,81 @@
+"""The Litestar application: ingest API, WebSocket, dashboard, health and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from web.api.sessions import IngestController, SessionReadController
+from web.api.stream import session_stream
+from web.auth import TokenAuthMiddleware
+from web.dashboard.controller import DashboardController, LoginController
+from web.services import Services
+
+WEB_ROOT = Path(__file__).resolve().parent
+
+
+def provide_services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/metrics", include_in_schema=False, media_type=CONTENT_TYPE_LATEST)
+async def metrics() -> bytes:
+    return generate_latest()
+
+
+def _is_api(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith(("/api/", "/ws/", "/healthz", "/metrics"))
+
+
+def on_unauthorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    """API clients get a 401 with the reason; people at the dashboard are sent to sign in."""
+    if _is_api(request):
+        return Response({"status_code": 401, "detail": exc.detail}, status_code=401, media_type=MediaType.JSON)
+    return Redirect("/login")
+
+
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+def create_app(services: Services) -> Litestar:
+    """The web app over already-built services (database, blob store, queue)."""
+    return Litestar(
+        route_handlers=[
+            IngestController,
+            SessionReadController,
+            session_stream,
+            DashboardController,
+            LoginController,
+            healthz,
+            metrics,
+            create_static_files_router(path="/static", directories=[WEB_ROOT / "static"], include_in_schema=False),
+        ],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        middleware=[DefineMiddleware(TokenAuthMiddleware)],
+        state=State({"services": services}),
+        template_config=TemplateConfig(directory=WEB_ROOT / "templates", engine=JinjaTemplateEngine),
+        exception_handlers={NotAuthorizedException: on_unauthorized, HTTPException: on_http_error},
+        openapi_config=OpenAPIConfig(title="CodeSight", version="1.0.0", path="/api/docs"),
+    )

@@ -1,0 +1,250 @@
+"""`codesight`: the composition root. Builds settings, database, blob store and queue, then runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import click
+import structlog
+
+from lab.config import Settings, get_settings
+from lab.monitoring.logging import configure_logging
+
+log = structlog.get_logger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def database_url(settings: Settings, *, start_embedded: bool = True) -> AsyncIterator[str]:
+    """The database to use: CODESIGHT_DATABASE_URL, or the embedded cluster under CODESIGHT_HOME."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from lab.db.embedded import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(settings.home / "postgres", port=settings.embedded_pg_port, bin_dir=settings.postgres_bin)
+    already_running = pg.is_running()
+    if not already_running:
+        if not start_embedded:
+            raise click.ClickException(
+                f"no CODESIGHT_DATABASE_URL and the embedded cluster in {settings.home / 'postgres'} is not running; "
+                "start it with `codesight up`"
+            )
+        await asyncio.to_thread(pg.ensure_initialised)
+        await asyncio.to_thread(pg.start)
+    try:
+        yield pg.url
+    finally:
+        if not already_running:
+            await asyncio.to_thread(pg.stop)
+
+
+@contextlib.asynccontextmanager
+async def services_for(settings: Settings, url: str) -> AsyncIterator[object]:
+    from lab.db import Database
+    from lab.storage.factory import blob_store_from_settings
+    from web.services import Services
+    from workers.app import create_app as create_queue
+
+    db = Database(url)
+    queue = create_queue(db.url)
+    try:
+        async with queue.open_async():
+            yield Services(settings=settings, db=db, blobs=blob_store_from_settings(settings), queue=queue)
+    finally:
+        await db.dispose()
+
+
+@click.group()
+@click.version_option(package_name="codesight")
+def main() -> None:
+    """CodeSight: real browsing sessions in, fine-tuning data for web agents out."""
+    settings = get_settings()
+    configure_logging(json_logs=settings.log_json, level=settings.log_level)
+
+
+@main.command()
+@click.option("--host", default=None, help="interface to listen on (default 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="port to listen on (default 8000)")
+@click.option("--workers/--no-workers", "run_worker", default=True, help="run a pipeline worker in-process")
+def up(host: str | None, port: int | None, run_worker: bool) -> None:
+    """Start Postgres (embedded unless CODESIGHT_DATABASE_URL), migrate, serve the app and a worker."""
+    settings = get_settings()
+    asyncio.run(_up(settings, host or settings.host, port or settings.port, run_worker))
+
+
+async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> None:
+    import uvicorn
+
+    from lab.db.migrate import migrate_async as migrate
+    from web.app import create_app
+
+    async with database_url(settings) as url:
+        await migrate(url)
+        async with services_for(settings, url) as services:
+            app = create_app(services)  # type: ignore[arg-type]
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets"))
+            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            tasks = [asyncio.create_task(server.serve(), name="web")]
+            if run_worker:
+                tasks.append(
+                    asyncio.create_task(
+                        services.queue.run_worker_async(  # type: ignore[attr-defined]
+                            queues=["pipeline"], concurrency=settings.worker_concurrency, install_signal_handlers=False
+                        ),
+                        name="worker",
+                    )
+                )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            click.echo(f"CodeSight is up at http://{host}:{port}  (Ctrl-C stops it)")
+            log.info("up", host=host, port=port, worker=run_worker, database="embedded" if not settings.database_url else "external")
+            done_waiter = asyncio.create_task(stop.wait())
+            finished, _ = await asyncio.wait([done_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            server.should_exit = True
+            for task in tasks:
+                if task.get_name() == "worker":
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in finished:
+                if task is not done_waiter and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+    click.echo("CodeSight stopped.")
+
+
+@main.command()
+def worker() -> None:
+    """Run a pipeline worker alone (scale out by starting several)."""
+    settings = get_settings()
+
+    async def run() -> None:
+        async with database_url(settings, start_embedded=False) as url, services_for(settings, url) as services:
+            await services.queue.run_worker_async(queues=["pipeline"], concurrency=settings.worker_concurrency)  # type: ignore[attr-defined]
+
+    asyncio.run(run())
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations and the queue schema (idempotent)."""
+    from lab.db.migrate import migrate_async as apply
+
+    settings = get_settings()
+
+    async def run() -> None:
+        async with database_url(settings) as url:
+            await apply(url)
+
+    asyncio.run(run())
+    click.echo("migrations applied")
+
+
+@main.group()
+def participants() -> None:
+    """Manage participants (people or scripts that record sessions)."""
+
+
+@participants.command("add")
+@click.argument("name")
+def participants_add(name: str) -> None:
+    """Create a participant and print its token (shown once)."""
+    from lab.accounts import add_participant
+
+    click.echo(_with_db(lambda s: add_participant(s, name)))
+
+
+@main.group()
+def users() -> None:
+    """Manage dashboard users (reviewers, trainers, admins)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", default="viewer", type=click.Choice(["admin", "reviewer", "trainer", "viewer"]))
+def users_add(name: str, role: str) -> None:
+    """Create a dashboard user and print its API token (shown once)."""
+    from lab.accounts import add_user
+
+    click.echo(_with_db(lambda s: add_user(s, name, role)))
+
+
+def _with_db(create):  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import IntegrityError
+
+    from lab.db import Database
+    from lab.db.migrate import migrate_async as apply
+
+    settings = get_settings()
+
+    async def run() -> str:
+        async with database_url(settings) as url:
+            await apply(url)
+            db = Database(url)
+            try:
+                async with db.session() as s:
+                    _, token = await create(s)
+            finally:
+                await db.dispose()
+            return str(token)
+
+    try:
+        return asyncio.run(run())
+    except IntegrityError as exc:
+        raise click.ClickException("name: already taken") from exc
+
+
+@main.command()
+@click.option("--site", "site_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--server", default="http://127.0.0.1:8000", show_default=True, help="CodeSight server URL")
+@click.option("--token", required=True, envvar="CODESIGHT_TOKEN", help="participant token (or CODESIGHT_TOKEN)")
+@click.option("--version", "site_version", default=None, help="site version to walk (default: the first)")
+@click.option("--headed", is_flag=True, help="show the browser window")
+def collect(site_dir: Path, server: str, token: str, site_version: str | None, headed: bool) -> None:
+    """Walk a site's journey in Chromium with the extension loaded: one automated session."""
+    from lab.collect import collect_session
+
+    settings = get_settings()
+    session_id = asyncio.run(
+        collect_session(
+            site_dir,
+            server=server.rstrip("/"),
+            token=token,
+            version=site_version,
+            chromium=settings.chromium_path,
+            extension_dir=settings.extension_dir,
+            headless=not headed,
+        )
+    )
+    click.echo(session_id)
+
+
+@main.command("serve-site")
+@click.argument("site_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8700, type=int)
+def serve_site(site_dir: Path, host: str, port: int) -> None:
+    """Serve a fixture site folder (any folder in the DESIGN.md format)."""
+    from lab.sites import load_site, serve_forever
+
+    serve_forever(load_site(site_dir), host, port)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate(path: Path) -> None:
+    """Validate a chat-format JSONL file as the fine-tuning API would; non-zero exit on errors."""
+    from lab.training.validate import validate_jsonl_text
+
+    report = validate_jsonl_text(path.read_text(encoding="utf-8"))
+    click.echo(report.render())
+    sys.exit(1 if report.error_count else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The server-rendered dashboard (Jinja2 + HTMX) for QA reviewers and trainers."""

@@ -1,0 +1,109 @@
+"""Dashboard pages: the session list (live), a session's clicks, screenshots and selector reliability."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from lab.accounts import find_by_token
+from lab.capture import views
+from lab.db.models import Screenshot, Session, User
+from web.auth import TOKEN_COOKIE, reader_guard
+from web.services import Services
+
+
+class DashboardController(Controller):
+    guards = [reader_guard]
+    include_in_schema = False
+
+    @get("/")
+    async def home(self) -> Redirect:
+        return Redirect("/sessions")
+
+    @get("/sessions")
+    async def sessions(self, request: Request[User, Any, Any], services: Services) -> Template:
+        async with services.db.session() as s:
+            rows = await views.list_sessions(s)
+        return Template("sessions.html", context={"rows": rows, "user": request.user})
+
+    @get("/sessions/rows")
+    async def session_rows(self, services: Services) -> Template:
+        async with services.db.session() as s:
+            rows = await views.list_sessions(s)
+        return Template("partials/session_rows.html", context={"rows": rows})
+
+    @get("/sessions/{session_id:uuid}")
+    async def session(self, request: Request[User, Any, Any], session_id: uuid.UUID, services: Services) -> Template:
+        async with services.db.session() as s:
+            session = await s.get(Session, session_id)
+            if session is None:
+                raise NotFoundException(f"session {session_id} does not exist")
+            row = await views.session_row(s, session)
+            steps = await views.step_details(s, session_id)
+            clicks = await views.session_clicks(s, session_id)
+        conditions = sorted({c for click in clicks for cand in click.candidates for c in cand.conditions})
+        return Template(
+            "session.html",
+            context={
+                "row": row,
+                "session": session,
+                "steps": steps,
+                "clicks": clicks,
+                "conditions": conditions,
+                "user": request.user,
+            },
+        )
+
+    @get("/sessions/{session_id:uuid}/status")
+    async def session_status(self, session_id: uuid.UUID, services: Services) -> Template:
+        async with services.db.session() as s:
+            session = await s.get(Session, session_id)
+            if session is None:
+                raise NotFoundException(f"session {session_id} does not exist")
+            row = await views.session_row(s, session)
+            steps = await views.step_details(s, session_id)
+        return Template("partials/session_status.html", context={"row": row, "steps": steps, "session": session})
+
+    @get("/screenshots/{screenshot_id:uuid}.webp", media_type="image/webp")
+    async def screenshot(self, screenshot_id: uuid.UUID, services: Services) -> Response[bytes]:
+        async with services.db.session() as s:
+            shot = await s.get(Screenshot, screenshot_id)
+        if shot is None:
+            raise NotFoundException(f"screenshot {screenshot_id} does not exist")
+        data = await services.blobs.get(shot.blob_key)
+        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
+
+
+class LoginController(Controller):
+    include_in_schema = False
+
+    @get("/login")
+    async def login_form(self, error: str | None = None) -> Template:
+        return Template("login.html", context={"error": error})
+
+    @post("/login")
+    async def login(
+        self,
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+        services: Services,
+    ) -> Response[Any]:
+        token = data.get("token", "").strip()
+        async with services.db.session() as s:
+            identity = await find_by_token(s, token) if token else None
+        if not isinstance(identity, User):
+            return Template("login.html", context={"error": "That token does not belong to a dashboard user."}, status_code=401)
+        response: Response[Any] = Redirect("/sessions")
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", max_age=30 * 86400)
+        return response
+
+    @post("/logout")
+    async def logout(self) -> Response[Any]:
+        response: Response[Any] = Redirect("/login")
+        response.delete_cookie(TOKEN_COOKIE)
+        return response
