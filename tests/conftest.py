@@ -8,12 +8,15 @@ dropped afterwards.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -25,8 +28,11 @@ from lab.config import get_settings
 from lab.db import Database
 from lab.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from lab.db.migrate import migrate
+from lab.monitoring.logging import configure_logging
+from web.services import Services
 
 TEMPLATE_DB = "codesight_template"
+configure_logging(json_logs=False, level="INFO")
 PORT_ATTEMPTS = 5
 
 
@@ -133,3 +139,64 @@ async def pipeline_app(db_url: str) -> AsyncIterator[App]:
 
     async with open_app(db_url) as app:
         yield app
+
+
+@dataclass
+class LiveServer:
+    """The real web app served over HTTP on a free loopback port, with a participant and a user."""
+
+    url: str
+    services: Services
+    participant_token: str
+    user_token: str
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+
+@pytest.fixture
+async def live_server(database: Database, pipeline_app: App, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """`codesight up`'s web app on this test's database, a local blob store and the queue (no worker)."""
+    import uvicorn
+
+    from lab.accounts import add_participant, add_user
+    from lab.storage.blobs import LocalBlobStore
+    from web.app import create_app
+    from workers.context import use_resources
+
+    settings = get_settings()
+    services = Services(settings=settings, db=database, blobs=LocalBlobStore(tmp_path / "blobs"), queue=pipeline_app)
+    async with database.session() as s:
+        _, participant_token = await add_participant(s, "robot")
+        _, user_token = await add_user(s, "alice", "admin")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        with use_resources(database, services.blobs):
+            yield LiveServer(f"http://127.0.0.1:{port}", services, participant_token, user_token)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def pipeline_worker(live_server: LiveServer) -> AsyncIterator[None]:
+    """A real procrastinate worker running the pipeline queue in this event loop."""
+    worker = asyncio.create_task(
+        live_server.services.queue.run_worker_async(queues=["pipeline"], concurrency=2, install_signal_handlers=False)
+    )
+    try:
+        yield
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker

@@ -10,20 +10,21 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from web.api.sessions import IngestController, SessionReadController
+from web.api.sessions import SessionController
 from web.api.stream import session_stream
 from web.auth import TokenAuthMiddleware
 from web.dashboard.controller import DashboardController, LoginController
 from web.services import Services
 
 WEB_ROOT = Path(__file__).resolve().parent
+log = structlog.get_logger(__name__)
 
 
 def provide_services(state: State) -> Services:
@@ -59,12 +60,17 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
 
 
+def on_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Our fault: log it with its context, tell the client only that it happened."""
+    log.exception("http.unhandled", path=request.url.path, method=request.method)
+    return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500, media_type=MediaType.JSON)
+
+
 def create_app(services: Services) -> Litestar:
     """The web app over already-built services (database, blob store, queue)."""
     return Litestar(
         route_handlers=[
-            IngestController,
-            SessionReadController,
+            SessionController,
             session_stream,
             DashboardController,
             LoginController,
@@ -73,9 +79,13 @@ def create_app(services: Services) -> Litestar:
             create_static_files_router(path="/static", directories=[WEB_ROOT / "static"], include_in_schema=False),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
-        middleware=[DefineMiddleware(TokenAuthMiddleware)],
+        middleware=[TokenAuthMiddleware()],
         state=State({"services": services}),
         template_config=TemplateConfig(directory=WEB_ROOT / "templates", engine=JinjaTemplateEngine),
-        exception_handlers={NotAuthorizedException: on_unauthorized, HTTPException: on_http_error},
+        exception_handlers={
+            NotAuthorizedException: on_unauthorized,
+            HTTPException: on_http_error,
+            Exception: on_server_error,
+        },
         openapi_config=OpenAPIConfig(title="CodeSight", version="1.0.0", path="/api/docs"),
     )

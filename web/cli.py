@@ -87,7 +87,7 @@ async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> Non
         await migrate(url)
         async with services_for(settings, url) as services:
             app = create_app(services)  # type: ignore[arg-type]
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets"))
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio"))
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             tasks = [asyncio.create_task(server.serve(), name="web")]
             if run_worker:

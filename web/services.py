@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import procrastinate
+from litestar.di import NamedDependency
 
 from lab.config import Settings
 from lab.db import Database
@@ -17,3 +18,7 @@ class Services:
     db: Database
     blobs: BlobStore
     queue: procrastinate.App
+
+
+# How a route handler asks for the services: `services: ServicesDep`.
+ServicesDep = NamedDependency[Services]

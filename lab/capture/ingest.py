@@ -121,7 +121,7 @@ async def _insert_event(s: AsyncSession, session_id: uuid.UUID, event: Any) -> i
         .on_conflict_do_nothing(constraint="uq_events_session_seq")
         .returning(Event.__table__.c.id)  # type: ignore[attr-defined]
     )
-    return (await s.execute(stmt)).scalar_one_or_none()
+    return (await s.exec(stmt)).scalar_one_or_none()
 
 
 async def _insert_details(
@@ -169,7 +169,7 @@ async def _insert_details(
 
 async def link_events_to_pages(s: AsyncSession, session_id: uuid.UUID) -> None:
     """Point each event at the page it happened on: the latest page event at or before it."""
-    await s.execute(
+    await s.exec(
         text(
             """
             UPDATE events e SET page_id = (
@@ -178,8 +178,7 @@ async def link_events_to_pages(s: AsyncSession, session_id: uuid.UUID) -> None:
                 ORDER BY p.seq DESC LIMIT 1)
             WHERE e.session_id = :sid AND e.page_id IS NULL
             """
-        ),
-        {"sid": session_id},
+        ).bindparams(sid=session_id)
     )
 
 

@@ -11,7 +11,7 @@ import structlog
 def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
     """Route stdlib and structlog output through one renderer."""
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,

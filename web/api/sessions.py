@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
@@ -13,7 +14,7 @@ from lab.capture import ingest, views
 from lab.capture.wire import BatchAck, SessionOpen, SessionOpened, parse_batch
 from lab.db.models import Participant, Session
 from web.auth import participant_guard, reader_guard
-from web.services import Services
+from web.services import Services, ServicesDep
 from workers.tasks import start_pipeline
 
 
@@ -41,19 +42,21 @@ async def store_batch(services: Services, session: Session, body: object) -> Bat
         return await ingest.ingest_batch(s, services.blobs, fresh, events, errors)
 
 
-class IngestController(Controller):
+class SessionController(Controller):
+    """Participants open, feed and complete sessions; dashboard users read them."""
+
     path = "/api/v1/sessions"
-    tags = ["ingest"]
+    tags = ["sessions"]
 
     @post("/", guards=[participant_guard], status_code=HTTP_201_CREATED)
-    async def open_session(self, request: Request[Participant, Any, Any], data: SessionOpen, services: Services) -> SessionOpened:
+    async def open_session(self, request: Request[Participant, Any, Any], data: JSONBody[SessionOpen], services: ServicesDep) -> SessionOpened:
         async with services.db.session() as s:
             session = await ingest.open_session(s, request.user.id, data)
         return SessionOpened(id=str(session.id), ws_url=ws_path(session.id))
 
     @post("/{session_id:uuid}/events", guards=[participant_guard], status_code=200)
     async def post_events(
-        self, request: Request[Participant, Any, Any], session_id: uuid.UUID, services: Services
+        self, request: Request[Participant, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
     ) -> Response[BatchAck]:
         session = await owned_session(services, request.user, session_id)
         try:
@@ -71,7 +74,7 @@ class IngestController(Controller):
 
     @post("/{session_id:uuid}/complete", guards=[participant_guard], status_code=HTTP_202_ACCEPTED)
     async def complete(
-        self, request: Request[Participant, Any, Any], session_id: uuid.UUID, services: Services
+        self, request: Request[Participant, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
     ) -> dict[str, Any]:
         session = await owned_session(services, request.user, session_id)
         async with services.db.session() as s:
@@ -82,19 +85,13 @@ class IngestController(Controller):
             await start_pipeline(services.queue, services.db, session_id)
         return {"id": str(session_id), "status": "processing" if started else fresh.status}
 
-
-class SessionReadController(Controller):
-    path = "/api/v1/sessions"
-    tags = ["sessions"]
-    guards = [reader_guard]
-
-    @get("/")
-    async def list_sessions(self, services: Services, limit: int = 50) -> list[dict[str, Any]]:
+    @get("/", guards=[reader_guard])
+    async def list_sessions(self, services: ServicesDep, limit: FromQuery[int] = 50) -> list[dict[str, Any]]:
         async with services.db.session() as s:
             return [row.as_json() for row in await views.list_sessions(s, limit=min(limit, 500))]
 
-    @get("/{session_id:uuid}")
-    async def get_session(self, session_id: uuid.UUID, services: Services) -> dict[str, Any]:
+    @get("/{session_id:uuid}", guards=[reader_guard])
+    async def get_session(self, session_id: FromPath[uuid.UUID], services: ServicesDep) -> dict[str, Any]:
         async with services.db.session() as s:
             session = await s.get(Session, session_id)
             if session is None:
@@ -108,8 +105,8 @@ class SessionReadController(Controller):
         body["archive_bytes"] = session.archive_bytes
         return body
 
-    @get("/{session_id:uuid}/training.jsonl", media_type="application/jsonl")
-    async def training(self, session_id: uuid.UUID, services: Services) -> str:
+    @get("/{session_id:uuid}/training.jsonl", guards=[reader_guard], media_type="application/jsonl")
+    async def training(self, session_id: FromPath[uuid.UUID], services: ServicesDep) -> str:
         async with services.db.session() as s:
             if await s.get(Session, session_id) is None:
                 raise NotFoundException(f"session {session_id} does not exist")

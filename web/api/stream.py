@@ -9,12 +9,13 @@ from typing import Any
 import structlog
 from litestar import WebSocket, websocket
 from litestar.exceptions import HTTPException, WebSocketDisconnect
+from litestar.params import FromPath
 
 from lab.capture.ingest import SessionClosedError
 from lab.db.models import Participant
 from web.api.sessions import owned_session, store_batch
 from web.auth import participant_guard
-from web.services import Services
+from web.services import Services, ServicesDep
 
 log = structlog.get_logger(__name__)
 
@@ -24,7 +25,7 @@ def error_message(field: str, message: str) -> dict[str, Any]:
 
 
 @websocket("/ws/v1/sessions/{session_id:uuid}", guards=[participant_guard])
-async def session_stream(socket: WebSocket[Participant, Any, Any], session_id: uuid.UUID, services: Services) -> None:
+async def session_stream(socket: WebSocket[Participant, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep) -> None:
     try:
         session = await owned_session(services, socket.user, session_id)
     except HTTPException as exc:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from lab.accounts import find_by_token
 from lab.capture import views
 from lab.db.models import Screenshot, Session, User
 from web.auth import TOKEN_COOKIE, reader_guard
-from web.services import Services
+from web.services import Services, ServicesDep
 
 
 class DashboardController(Controller):
@@ -27,19 +26,19 @@ class DashboardController(Controller):
         return Redirect("/sessions")
 
     @get("/sessions")
-    async def sessions(self, request: Request[User, Any, Any], services: Services) -> Template:
+    async def sessions(self, request: Request[User, Any, Any], services: ServicesDep) -> Template:
         async with services.db.session() as s:
             rows = await views.list_sessions(s)
         return Template("sessions.html", context={"rows": rows, "user": request.user})
 
     @get("/sessions/rows")
-    async def session_rows(self, services: Services) -> Template:
+    async def session_rows(self, services: ServicesDep) -> Template:
         async with services.db.session() as s:
             rows = await views.list_sessions(s)
         return Template("partials/session_rows.html", context={"rows": rows})
 
     @get("/sessions/{session_id:uuid}")
-    async def session(self, request: Request[User, Any, Any], session_id: uuid.UUID, services: Services) -> Template:
+    async def session(self, request: Request[User, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep) -> Template:
         async with services.db.session() as s:
             session = await s.get(Session, session_id)
             if session is None:
@@ -61,7 +60,7 @@ class DashboardController(Controller):
         )
 
     @get("/sessions/{session_id:uuid}/status")
-    async def session_status(self, session_id: uuid.UUID, services: Services) -> Template:
+    async def session_status(self, session_id: FromPath[uuid.UUID], services: ServicesDep) -> Template:
         async with services.db.session() as s:
             session = await s.get(Session, session_id)
             if session is None:
@@ -71,7 +70,7 @@ class DashboardController(Controller):
         return Template("partials/session_status.html", context={"row": row, "steps": steps, "session": session})
 
     @get("/screenshots/{screenshot_id:uuid}.webp", media_type="image/webp")
-    async def screenshot(self, screenshot_id: uuid.UUID, services: Services) -> Response[bytes]:
+    async def screenshot(self, screenshot_id: FromPath[uuid.UUID], services: ServicesDep) -> Response[bytes]:
         async with services.db.session() as s:
             shot = await s.get(Screenshot, screenshot_id)
         if shot is None:
@@ -84,14 +83,14 @@ class LoginController(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def login_form(self, error: str | None = None) -> Template:
+    async def login_form(self, error: FromQuery[str | None] = None) -> Template:
         return Template("login.html", context={"error": error})
 
     @post("/login")
     async def login(
         self,
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-        services: Services,
+        data: URLEncodedBody[dict[str, str]],
+        services: ServicesDep,
     ) -> Response[Any]:
         token = data.get("token", "").strip()
         async with services.db.session() as s:
