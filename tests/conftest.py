@@ -158,11 +158,10 @@ class LiveServer:
 @pytest.fixture
 async def live_server(database: Database, pipeline_app: App, tmp_path: Path) -> AsyncIterator[LiveServer]:
     """`codesight up`'s web app on this test's database, a local blob store and the queue (no worker)."""
-    import uvicorn
-
     from lab.accounts import add_participant, add_user
     from lab.storage.blobs import LocalBlobStore
     from web.app import create_app
+    from web.server import make_server
     from workers.context import use_resources
 
     settings = get_settings()
@@ -171,15 +170,9 @@ async def live_server(database: Database, pipeline_app: App, tmp_path: Path) -> 
         _, participant_token = await add_participant(s, "robot")
         _, user_token = await add_user(s, "alice", "admin")
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
-    )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = make_server(create_app(services), "127.0.0.1", port)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
+    await server.wait_started(task)
     try:
         with use_resources(database, services.blobs):
             yield LiveServer(f"http://127.0.0.1:{port}", services, participant_token, user_token)

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import click
 import structlog
@@ -78,18 +79,16 @@ def up(host: str | None, port: int | None, run_worker: bool) -> None:
 
 
 async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> None:
-    import uvicorn
-
     from lab.db.migrate import migrate_async as migrate
     from web.app import create_app
+    from web.server import make_server
 
     async with database_url(settings) as url:
         await migrate(url)
         async with services_for(settings, url) as services:
             app = create_app(services)  # type: ignore[arg-type]
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio"))
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-            tasks = [asyncio.create_task(server.serve(), name="web")]
+            server = make_server(app, host, port)
+            tasks: list[asyncio.Task[Any]] = [asyncio.create_task(server.serve(), name="web")]
             if run_worker:
                 tasks.append(
                     asyncio.create_task(
@@ -104,7 +103,13 @@ async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> Non
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             click.echo(f"CodeSight is up at http://{host}:{port}  (Ctrl-C stops it)")
-            log.info("up", host=host, port=port, worker=run_worker, database="embedded" if not settings.database_url else "external")
+            log.info(
+                "up",
+                host=host,
+                port=port,
+                worker=run_worker,
+                database="embedded" if not settings.database_url else "external",
+            )
             done_waiter = asyncio.create_task(stop.wait())
             finished, _ = await asyncio.wait([done_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             server.should_exit = True

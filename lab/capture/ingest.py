@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -101,9 +101,7 @@ async def ingest_batch(
     if accepted:
         await link_events_to_pages(s, session.id)
     stored = accepted + duplicates
-    return BatchAck(
-        ack_seq=max(stored) if stored else None, accepted=accepted, duplicates=duplicates, errors=errors
-    )
+    return BatchAck(ack_seq=max(stored) if stored else None, accepted=accepted, duplicates=duplicates, errors=errors)
 
 
 async def _insert_event(s: AsyncSession, session_id: uuid.UUID, event: Any) -> int | None:
@@ -169,16 +167,16 @@ async def _insert_details(
 
 async def link_events_to_pages(s: AsyncSession, session_id: uuid.UUID) -> None:
     """Point each event at the page it happened on: the latest page event at or before it."""
+    pages, events = Page.__table__, Event.__table__  # type: ignore[attr-defined]
+    latest_page = (
+        select(pages.c.id)
+        .where(pages.c.session_id == events.c.session_id, pages.c.seq <= events.c.seq)
+        .order_by(pages.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     await s.exec(
-        text(
-            """
-            UPDATE events e SET page_id = (
-                SELECT p.id FROM pages p
-                WHERE p.session_id = e.session_id AND p.seq <= e.seq
-                ORDER BY p.seq DESC LIMIT 1)
-            WHERE e.session_id = :sid AND e.page_id IS NULL
-            """
-        ).bindparams(sid=session_id)
+        update(events).where(events.c.session_id == session_id, events.c.page_id.is_(None)).values(page_id=latest_page)
     )
 
 

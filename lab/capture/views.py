@@ -72,7 +72,9 @@ class ClickView:
 
 
 def _row(session: Session, steps: dict[str, str], event_count: int = 0) -> SessionRow:
-    ordered = {name: steps.get(name, "pending" if session.status != "recording" else "waiting") for name in PIPELINE_STEPS}
+    ordered = {
+        name: steps.get(name, "pending" if session.status != "recording" else "waiting") for name in PIPELINE_STEPS
+    }
     return SessionRow(
         id=session.id,
         mode=session.mode,
@@ -96,14 +98,17 @@ async def list_sessions(s: AsyncSession, limit: int = 50) -> list[SessionRow]:
         for step in (await s.exec(select(PipelineStep).where(col(PipelineStep.session_id).in_(ids)))).all():
             steps[step.session_id][step.step] = step.status
         count_rows = await s.exec(
-            select(Event.session_id, func.count()).where(col(Event.session_id).in_(ids)).group_by(Event.session_id)
+            select(Event.session_id, func.count()).where(col(Event.session_id).in_(ids)).group_by(col(Event.session_id))
         )
         counts = {sid: n for sid, n in count_rows.all()}
     return [_row(x, steps[x.id], counts.get(x.id, 0)) for x in sessions]
 
 
 async def session_row(s: AsyncSession, session: Session) -> SessionRow:
-    steps = {p.step: p.status for p in (await s.exec(select(PipelineStep).where(PipelineStep.session_id == session.id))).all()}
+    steps = {
+        p.step: p.status
+        for p in (await s.exec(select(PipelineStep).where(PipelineStep.session_id == session.id))).all()
+    }
     count = (await s.exec(select(func.count()).select_from(Event).where(Event.session_id == session.id))).one()
     return _row(session, steps, count)
 
@@ -129,7 +134,9 @@ async def step_details(s: AsyncSession, session_id: uuid.UUID) -> list[dict[str,
 async def session_clicks(s: AsyncSession, session_id: uuid.UUID) -> list[ClickView]:
     """Every click with its ranked candidates, their reliability and per-condition results."""
     events = (
-        await s.exec(select(Event).where(Event.session_id == session_id, Event.type == "click").order_by(col(Event.seq)))
+        await s.exec(
+            select(Event).where(Event.session_id == session_id, Event.type == "click").order_by(col(Event.seq))
+        )
     ).all()
     event_ids = [e.id for e in events]
     candidates = (
@@ -168,14 +175,20 @@ async def session_clicks(s: AsyncSession, session_id: uuid.UUID) -> list[ClickVi
 
 async def session_screenshots(s: AsyncSession, session_id: uuid.UUID) -> list[Screenshot]:
     return list(
-        (await s.exec(select(Screenshot).where(Screenshot.session_id == session_id).order_by(col(Screenshot.for_seq)))).all()
+        (
+            await s.exec(
+                select(Screenshot).where(Screenshot.session_id == session_id).order_by(col(Screenshot.for_seq))
+            )
+        ).all()
     )
 
 
 async def training_jsonl(s: AsyncSession, session_id: uuid.UUID) -> str:
     rows = (
         await s.exec(
-            select(TrainingExample).where(TrainingExample.session_id == session_id).order_by(col(TrainingExample.event_id))
+            select(TrainingExample)
+            .where(TrainingExample.session_id == session_id)
+            .order_by(col(TrainingExample.event_id))
         )
     ).all()
     return "".join(json.dumps(r.body, separators=(",", ":")) + "\n" for r in rows)

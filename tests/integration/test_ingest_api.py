@@ -90,7 +90,9 @@ async def test_rejected_event_keeps_valid_events_of_the_batch(live_server: LiveS
     async with httpx.AsyncClient() as client:
         sid = await open_session(client, live_server)
         batch = {"v": 1, "events": [page(0), click(1, candidates=[]), click(2)]}
-        r = await client.post(f"{live_server.url}/api/v1/sessions/{sid}/events", json=batch, headers=auth(live_server.participant_token))
+        r = await client.post(
+            f"{live_server.url}/api/v1/sessions/{sid}/events", json=batch, headers=auth(live_server.participant_token)
+        )
         assert r.status_code == 207, r.text
         ack = r.json()
         assert ack["accepted"] == [0, 2]
@@ -121,8 +123,16 @@ async def test_resent_event_is_a_no_op(live_server: LiveServer) -> None:
     async with httpx.AsyncClient() as client:
         sid = await open_session(client, live_server)
         url = f"{live_server.url}/api/v1/sessions/{sid}/events"
-        first = (await client.post(url, json={"v": 1, "events": [page(0), click(1)]}, headers=auth(live_server.participant_token))).json()
-        again = (await client.post(url, json={"v": 1, "events": [click(1), click(2)]}, headers=auth(live_server.participant_token))).json()
+        first = (
+            await client.post(
+                url, json={"v": 1, "events": [page(0), click(1)]}, headers=auth(live_server.participant_token)
+            )
+        ).json()
+        again = (
+            await client.post(
+                url, json={"v": 1, "events": [click(1), click(2)]}, headers=auth(live_server.participant_token)
+            )
+        ).json()
     assert first["accepted"] == [0, 1]
     assert again["accepted"] == [2]
     assert again["duplicates"] == [1]
@@ -142,8 +152,17 @@ async def test_websocket_acks_each_batch_with_its_highest_seq(live_server: LiveS
         await ws.send("{not json")
         error = json.loads(await ws.recv())
         assert error == {"type": "error", "field": "body", "message": error["message"]}
-        shot = {"seq": 2, "type": "screenshot", "t": now_ms(), "url": "http://shop.test/", "reason": "click",
-                "for_seq": 1, "image": webp_data_url(), "width": 64, "height": 48}
+        shot = {
+            "seq": 2,
+            "type": "screenshot",
+            "t": now_ms(),
+            "url": "http://shop.test/",
+            "reason": "click",
+            "for_seq": 1,
+            "image": webp_data_url(),
+            "width": 64,
+            "height": 48,
+        }
         bad = {"seq": 3, "type": "click", "t": now_ms(), "url": "x"}
         await ws.send(json.dumps({"v": 1, "events": [shot, bad]}))
         ack = json.loads(await ws.recv())
@@ -170,10 +189,21 @@ async def test_a_png_posing_as_webp_is_refused(live_server: LiveServer) -> None:
     fake = "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode()
     async with httpx.AsyncClient() as client:
         sid = await open_session(client, live_server)
-        shot = {"seq": 0, "type": "screenshot", "t": now_ms(), "url": "http://shop.test/", "reason": "manual",
-                "image": fake, "width": 8, "height": 8}
-        r = await client.post(f"{live_server.url}/api/v1/sessions/{sid}/events", json={"v": 1, "events": [shot]},
-                              headers=auth(live_server.participant_token))
+        shot = {
+            "seq": 0,
+            "type": "screenshot",
+            "t": now_ms(),
+            "url": "http://shop.test/",
+            "reason": "manual",
+            "image": fake,
+            "width": 8,
+            "height": 8,
+        }
+        r = await client.post(
+            f"{live_server.url}/api/v1/sessions/{sid}/events",
+            json={"v": 1, "events": [shot]},
+            headers=auth(live_server.participant_token),
+        )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "image"
 
@@ -182,10 +212,14 @@ async def test_complete_enqueues_the_pipeline_and_reads_need_a_user(live_server:
     async with httpx.AsyncClient() as client:
         sid = await open_session(client, live_server)
         base = f"{live_server.url}/api/v1/sessions/{sid}"
-        await client.post(f"{base}/events", json={"v": 1, "events": [page(0), click(1)]}, headers=auth(live_server.participant_token))
+        await client.post(
+            f"{base}/events", json={"v": 1, "events": [page(0), click(1)]}, headers=auth(live_server.participant_token)
+        )
         r = await client.post(f"{base}/complete", headers=auth(live_server.participant_token))
         assert r.status_code == 202 and r.json()["status"] == "processing"
-        r = await client.post(f"{base}/events", json={"v": 1, "events": [click(5)]}, headers=auth(live_server.participant_token))
+        r = await client.post(
+            f"{base}/events", json={"v": 1, "events": [click(5)]}, headers=auth(live_server.participant_token)
+        )
         assert r.status_code == 409, "a completed session takes no more events"
         assert (await client.get(base, headers=auth(live_server.participant_token))).status_code == 401
         r = await client.get(base, headers=auth(live_server.user_token))

@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
 from lab.capture import ingest, views
@@ -49,7 +49,9 @@ class SessionController(Controller):
     tags = ["sessions"]
 
     @post("/", guards=[participant_guard], status_code=HTTP_201_CREATED)
-    async def open_session(self, request: Request[Participant, Any, Any], data: JSONBody[SessionOpen], services: ServicesDep) -> SessionOpened:
+    async def open_session(
+        self, request: Request[Participant, Any, Any], data: JSONBody[SessionOpen], services: ServicesDep
+    ) -> SessionOpened:
         async with services.db.session() as s:
             session = await ingest.open_session(s, request.user.id, data)
         return SessionOpened(id=str(session.id), ws_url=ws_path(session.id))

@@ -15,7 +15,7 @@ from lab.capture.ingest import SessionClosedError
 from lab.db.models import Participant
 from web.api.sessions import owned_session, store_batch
 from web.auth import participant_guard
-from web.services import Services, ServicesDep
+from web.services import ServicesDep
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +25,9 @@ def error_message(field: str, message: str) -> dict[str, Any]:
 
 
 @websocket("/ws/v1/sessions/{session_id:uuid}", guards=[participant_guard])
-async def session_stream(socket: WebSocket[Participant, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep) -> None:
+async def session_stream(
+    socket: WebSocket[Participant, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
+) -> None:
     try:
         session = await owned_session(services, socket.user, session_id)
     except HTTPException as exc:

@@ -14,7 +14,7 @@ from lab.accounts import find_by_token
 from lab.capture import views
 from lab.db.models import Screenshot, Session, User
 from web.auth import TOKEN_COOKIE, reader_guard
-from web.services import Services, ServicesDep
+from web.services import ServicesDep
 
 
 class DashboardController(Controller):
@@ -38,7 +38,9 @@ class DashboardController(Controller):
         return Template("partials/session_rows.html", context={"rows": rows})
 
     @get("/sessions/{session_id:uuid}")
-    async def session(self, request: Request[User, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep) -> Template:
+    async def session(
+        self, request: Request[User, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
+    ) -> Template:
         async with services.db.session() as s:
             session = await s.get(Session, session_id)
             if session is None:
@@ -96,7 +98,9 @@ class LoginController(Controller):
         async with services.db.session() as s:
             identity = await find_by_token(s, token) if token else None
         if not isinstance(identity, User):
-            return Template("login.html", context={"error": "That token does not belong to a dashboard user."}, status_code=401)
+            return Template(
+                "login.html", context={"error": "That token does not belong to a dashboard user."}, status_code=401
+            )
         response: Response[Any] = Redirect("/sessions")
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", max_age=30 * 86400)
         return response

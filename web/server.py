@@ -1,0 +1,30 @@
+"""Uvicorn as one task among others (web, worker, Postgres) in a process that owns its signals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator
+from contextlib import contextmanager
+
+import uvicorn
+from litestar import Litestar
+
+
+class InProcessServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its caller (`codesight up`, tests)."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    async def wait_started(self, task: asyncio.Task[None]) -> None:
+        """Return once the server accepts connections; re-raise if it failed to start."""
+        while not self.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the web server stopped before it started")
+            await asyncio.sleep(0.02)
+
+
+def make_server(app: Litestar, host: str, port: int) -> InProcessServer:
+    return InProcessServer(uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio"))
