@@ -88,9 +88,7 @@ def test_step_value_and_removed_in_are_parsed(tmp_path: Path) -> None:
         (None, [{**VALID_STEP, "wait": 1}], "journey.json", "steps[0].wait: unknown field"),
     ],
 )
-def test_malformed_site_names_file_and_field(
-    tmp_path: Path, site: Any, journey: Any, file: str, field: str
-) -> None:
+def test_malformed_site_names_file_and_field(tmp_path: Path, site: Any, journey: Any, file: str, field: str) -> None:
     root = make_site(tmp_path / "site", site=site, journey=journey)
 
     with pytest.raises(SiteFormatError) as caught:
@@ -134,8 +132,8 @@ def _ids_and_classes(html: str) -> tuple[list[str], list[str]]:
 def test_rid_and_hashed_agree_within_a_render_and_change_between_renders(tmp_path: Path) -> None:
     page = (
         "<style>.{{ hashed('Button_primary') }}{}</style>"
-        '<label for="{{ rid(\'email\') }}">Email</label><input id="{{ rid(\'email\') }}">'
-        '<button class="{{ hashed(\'Button_primary\') }}" id="{{ rid(\'buy\') }}">Buy</button>'
+        "<label for=\"{{ rid('email') }}\">Email</label><input id=\"{{ rid('email') }}\">"
+        "<button class=\"{{ hashed('Button_primary') }}\" id=\"{{ rid('buy') }}\">Buy</button>"
     )
     site = load_site(make_site(tmp_path, pages={"v1/index.html": page}))
 
