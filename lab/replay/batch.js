@@ -1,0 +1,84 @@
+// Evaluated by lab/replay/engine.py once per page state: every candidate of every click target
+// on this page in one round trip. Needs generator.js (globalThis.codesightSelectors) in the page.
+//
+// Ground truth: on fixture sites the target carries data-lab-id. Only this harness reads it;
+// the generator never does. Without it, the reference element is the one the fingerprint
+// alone resolves to (resolve with no candidates), so correctness is judged by the fingerprint.
+async ({ targets, settleMs }) => {
+  const api = globalThis.codesightSelectors;
+  if (!api || typeof api.query !== "function" || typeof api.resolve !== "function") {
+    throw new Error("globalThis.codesightSelectors is missing: generator.js was not injected into " + location.href);
+  }
+
+  const deepQueryAll = (selector) => {
+    const found = [];
+    const visit = (root) => {
+      found.push(...root.querySelectorAll(selector));
+      for (const el of root.querySelectorAll("*")) {
+        if (el.shadowRoot) visit(el.shadowRoot);
+      }
+    };
+    visit(document);
+    return found;
+  };
+
+  const references = (target) => {
+    if (target.lab_id !== null) {
+      return deepQueryAll(`[data-lab-id="${CSS.escape(target.lab_id)}"]`);
+    }
+    const picked = api.resolve({ candidates: [], fingerprint: target.fingerprint });
+    return picked ? [picked] : [];
+  };
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // Targets may be created by the page's own scripts after load: wait (bounded) until every
+  // expected target's reference element is attached, so a slow script is not mistaken for a broken selector.
+  const deadline = performance.now() + settleMs;
+  while (document.readyState !== "complete" && performance.now() < deadline) await sleep(25);
+  let refs = targets.map(references);
+  while (refs.some((r, i) => r.length === 0 && targets[i].expect_present) && performance.now() < deadline) {
+    await sleep(50);
+    refs = targets.map(references);
+  }
+
+  // A target that is attached but not rendered (closed dialog, nav hidden on phones) cannot be
+  // clicked in this page state, so it counts as not found.
+  const rendered = (el) =>
+    typeof el.checkVisibility === "function"
+      ? el.checkVisibility({ visibilityProperty: true })
+      : el.getClientRects().length > 0;
+  const isTarget = (el, targetRefs) => el !== null && el !== undefined && targetRefs.includes(el);
+
+  return targets.map((target, t) => {
+    const targetRefs = refs[t];
+    // With ground truth an empty lookup means the target is not on the page; without it we cannot tell.
+    const found = targetRefs.some(rendered) ? true : target.lab_id !== null ? false : null;
+    const expectNothing = found !== true && !target.expect_present;
+    const candidates = target.candidates.map((candidate, index) => {
+      let matches = [];
+      let error = null;
+      try {
+        matches = Array.from(api.query(candidate) ?? []);
+      } catch (e) {
+        error = String((e && e.message) || e);
+      }
+      return {
+        index,
+        matched_count: matches.length,
+        correct: matches.length === 1 && isTarget(matches[0], targetRefs),
+        error,
+      };
+    });
+    const resolved = api.resolve({ candidates: target.candidates, fingerprint: target.fingerprint });
+    const byFingerprint =
+      target.lab_id !== null ? api.resolve({ candidates: [], fingerprint: target.fingerprint }) : targetRefs[0] ?? null;
+    const verdict = (el) => (expectNothing ? el === null || el === undefined : isTarget(el, targetRefs));
+    return {
+      target_found: found,
+      resolved_correct: verdict(resolved),
+      fingerprint_correct: verdict(byFingerprint),
+      candidates,
+    };
+  });
+}
