@@ -1,0 +1,59 @@
+"""Run one pipeline step with its status kept: running, then done or failed (and re-raised)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+
+from lab.db.engine import Database
+from lab.pipeline.status import STEPS, record_step, set_session_status
+from lab.pipeline.steps import STEP_FUNCTIONS
+from lab.storage.blobs import BlobStore
+
+log = structlog.get_logger(__name__)
+
+
+def next_step(step: str) -> str | None:
+    """The step after `step`, or None after the last one."""
+    index = STEPS.index(step)
+    return STEPS[index + 1] if index + 1 < len(STEPS) else None
+
+
+async def run_step(
+    db: Database,
+    blobs: BlobStore,
+    session_id: uuid.UUID,
+    step: str,
+    *,
+    final_attempt: bool = False,
+) -> dict[str, Any]:
+    """Run `step` for a session, recording its status; a failure is recorded and re-raised so the queue retries.
+
+    When `final_attempt` is set and the step fails, the session itself is marked 'failed'.
+    """
+    if step not in STEP_FUNCTIONS:
+        raise ValueError(f"step: {step!r} is not one of {STEPS}")
+    state = await record_step(db, session_id, step, "running")
+    log.info("pipeline.step.running", session_id=str(session_id), step=step, attempt=state.attempts)
+    try:
+        detail = await STEP_FUNCTIONS[step](db, blobs, session_id)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        await record_step(db, session_id, step, "failed", error=error)
+        log.warning(
+            "pipeline.step.failed",
+            session_id=str(session_id),
+            step=step,
+            attempt=state.attempts,
+            error=error,
+            final=final_attempt,
+        )
+        if final_attempt:
+            async with db.session() as s:
+                await set_session_status(s, session_id, "failed")
+        raise
+    await record_step(db, session_id, step, "done", detail=detail)
+    log.info("pipeline.step.done", session_id=str(session_id), step=step, attempt=state.attempts)
+    return detail

@@ -1,0 +1,162 @@
+"""The pipeline's steps: each loads what it needs, calls the pure core, and writes its result.
+
+Every step takes `(db, blobs, session_id)`, may be run again after a failure (it replaces
+what an earlier attempt wrote), and returns a small JSON `detail` for the step's status row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from sqlmodel import col, delete
+
+from lab.config import Settings, get_settings
+from lab.db.engine import Database
+from lab.db.models import Session, TrainingExample, utcnow
+from lab.pipeline.assemble import (
+    click_screenshot_keys,
+    click_steps,
+    screenshot_member_names,
+    session_document,
+    session_facts,
+)
+from lab.pipeline.rows import SessionRows, load_session_rows
+from lab.pipeline.status import set_session_status
+from lab.quality.score import grade_session
+from lab.quality.screenshots import screenshot_stats
+from lab.storage.archive import SessionArchive, archive_blob_key, build_archive
+from lab.storage.blobs import BlobStore
+from lab.storage.keys import load_or_create_archive_key
+from lab.training.examples import build_example, to_jsonl
+from lab.training.validate import limits_for, validate_example
+
+StepFunction = Callable[[Database, BlobStore, uuid.UUID], Awaitable[dict[str, Any]]]
+
+
+class InvalidTrainingData(RuntimeError):
+    """Some built examples fail validation: a bug in the builder or bad captured data."""
+
+
+async def _rows(db: Database, session_id: uuid.UUID) -> SessionRows:
+    async with db.session() as s:
+        return await load_session_rows(s, session_id)
+
+
+async def _blobs_by_key(blobs: BlobStore, keys: list[str]) -> dict[str, bytes]:
+    contents = await asyncio.gather(*(blobs.get(key) for key in keys))
+    return dict(zip(keys, contents, strict=True))
+
+
+def summary_detail(summary: object) -> dict[str, Any]:
+    """A replay summary as JSON, whatever plain shape the replay engine returns (UUIDs become strings)."""
+    if dataclasses.is_dataclass(summary) and not isinstance(summary, type):
+        plain: object = dataclasses.asdict(summary)
+    elif callable(getattr(summary, "model_dump", None)):
+        plain = summary.model_dump(mode="json")  # type: ignore[attr-defined]
+    else:
+        plain = str(summary)
+    return {"summary": json.loads(json.dumps(plain, default=str))}
+
+
+async def replay(
+    db: Database, blobs: BlobStore, session_id: uuid.UUID, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Replay every captured selector across the configured conditions (the replay engine writes its rows)."""
+    # Imported here: the replay engine pulls in Playwright, which the other steps do not need.
+    from lab.replay.conditions import default_matrix
+    from lab.replay.run import replay_session
+
+    settings = settings or get_settings()
+    summary = await replay_session(db, session_id, default_matrix(settings.replay_viewports, settings.replay_states))
+    return summary_detail(summary)
+
+
+async def quality(db: Database, blobs: BlobStore, session_id: uuid.UUID) -> dict[str, Any]:
+    """Grade the session and store `quality_score` and the report on the session."""
+    rows = await _rows(db, session_id)
+    contents = await _blobs_by_key(blobs, [shot.blob_key for shot in rows.screenshots])
+    stats = {shot.id: await asyncio.to_thread(screenshot_stats, contents[shot.blob_key]) for shot in rows.screenshots}
+    report = grade_session(session_facts(rows, stats))
+    async with db.session() as s:
+        session = await s.get(Session, session_id)
+        if session is None:
+            raise LookupError(f"session {session_id} disappeared during grading")
+        session.quality_score = report.score
+        session.quality = report.to_dict()
+        s.add(session)
+    return {"score": report.score, "feedback": list(report.feedback)}
+
+
+async def training(
+    db: Database, blobs: BlobStore, session_id: uuid.UUID, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Build and validate one example per click and store them; fails when any example is invalid."""
+    settings = settings or get_settings()
+    rows = await _rows(db, session_id)
+    keys_by_seq = click_screenshot_keys(rows)
+    contents = await _blobs_by_key(blobs, sorted(set(keys_by_seq.values())))
+    clicks = click_steps(rows, {seq: contents[key] for seq, key in keys_by_seq.items()})
+    limits = limits_for(settings.ft_provider)
+    examples: list[TrainingExample] = []
+    for click in clicks:
+        body = build_example(rows.session.site, click.step)
+        errors = validate_example(body, limits)
+        examples.append(
+            TrainingExample(
+                session_id=session_id,
+                event_id=click.event_id,
+                site=rows.session.site,
+                body=body,
+                valid=not errors,
+                errors=[str(e) for e in errors],
+            )
+        )
+    async with db.session() as s:
+        # A retry replaces what an earlier attempt wrote.
+        await s.exec(delete(TrainingExample).where(col(TrainingExample.session_id) == session_id))
+        s.add_all(examples)
+    invalid = [ex for ex in examples if not ex.valid]
+    if invalid:
+        first = invalid[0]
+        raise InvalidTrainingData(
+            f"{len(invalid)} of {len(examples)} training examples of session {session_id} are invalid; "
+            f"first (event {first.event_id}): {'; '.join(first.errors)}"
+        )
+    return {"examples": len(examples), "with_screenshot": sum(c.step.screenshot_webp is not None for c in clicks)}
+
+
+async def archive(
+    db: Database, blobs: BlobStore, session_id: uuid.UUID, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Write the session's encrypted archive to the blob store, record it, and mark the session done."""
+    settings = settings or get_settings()
+    rows = await _rows(db, session_id)
+    names = screenshot_member_names(rows)
+    contents = await _blobs_by_key(blobs, list(names))
+    training_jsonl = to_jsonl(ex.body for ex in rows.training_examples if ex.valid)
+    contents_by_name: Mapping[str, bytes] = {names[key]: data for key, data in contents.items()}
+    key = await asyncio.to_thread(load_or_create_archive_key, settings)
+    data = await asyncio.to_thread(
+        build_archive,
+        SessionArchive(str(session_id), session_document(rows), training_jsonl, contents_by_name),
+        key,
+        created_at=utcnow(),
+    )
+    blob_key = archive_blob_key(session_id)
+    await blobs.put(blob_key, data)
+    async with db.session() as s:
+        await set_session_status(s, session_id, "done", archive_key=blob_key, archive_bytes=len(data))
+    return {"archive_key": blob_key, "size_bytes": len(data)}
+
+
+STEP_FUNCTIONS: Mapping[str, StepFunction] = {
+    "replay": replay,
+    "quality": quality,
+    "training": training,
+    "archive": archive,
+}

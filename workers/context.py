@@ -1,0 +1,52 @@
+"""What pipeline tasks run against in this process: one Database and one BlobStore.
+
+The composition root (web/cli.py) hands in the ones it built with `set_resources`; a worker
+started without that builds them from settings on first use. Tests use `use_resources`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from lab.config import get_settings
+from lab.db import Database
+from lab.db.embedded import database_url
+from lab.storage.blobs import BlobStore
+from lab.storage.factory import blob_store_from_settings
+
+
+@dataclass(frozen=True)
+class WorkerResources:
+    db: Database
+    blobs: BlobStore
+
+
+_current: WorkerResources | None = None
+
+
+def set_resources(db: Database, blobs: BlobStore) -> None:
+    """Use these for every task run in this process from now on."""
+    global _current
+    _current = WorkerResources(db, blobs)
+
+
+def get_resources() -> WorkerResources:
+    """The process's resources; when none were set, built from settings (database URL or embedded cluster)."""
+    global _current
+    if _current is None:
+        settings = get_settings()
+        _current = WorkerResources(Database(database_url(settings)), blob_store_from_settings(settings))
+    return _current
+
+
+@contextmanager
+def use_resources(db: Database, blobs: BlobStore) -> Iterator[WorkerResources]:
+    """Use these resources for the block, then restore the previous ones."""
+    global _current
+    previous, _current = _current, WorkerResources(db, blobs)
+    try:
+        yield _current
+    finally:
+        _current = previous
