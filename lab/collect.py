@@ -47,7 +47,7 @@ async def extension_browser(
     chromium: Path, extension_dir: Path, *, headless: bool = True
 ) -> AsyncIterator[tuple[BrowserContext, Worker]]:
     """Chromium with the CodeSight extension loaded; yields the context and its service worker."""
-    ext = str(extension_dir.absolute())
+    ext = str(extension_dir)  # Chromium needs it absolute: callers pass a resolved path
     with tempfile.TemporaryDirectory(prefix="codesight-profile-") as profile:
         async with async_playwright() as pw:
             context = await pw.chromium.launch_persistent_context(

@@ -8,13 +8,16 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import structlog
 
 from lab.config import Settings, get_settings
 from lab.monitoring.logging import configure_logging
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -45,17 +48,23 @@ async def database_url(settings: Settings, *, start_embedded: bool = True) -> As
 
 
 @contextlib.asynccontextmanager
-async def services_for(settings: Settings, url: str) -> AsyncIterator[object]:
+async def services_for(settings: Settings, url: str) -> AsyncIterator[Services]:
     from lab.db import Database
     from lab.storage.factory import blob_store_from_settings
+    from lab.storage.s3 import S3BlobStore
     from web.services import Services
     from workers.app import create_app as create_queue
+    from workers.context import set_resources
 
     db = Database(url)
+    blobs = blob_store_from_settings(settings)
+    if isinstance(blobs, S3BlobStore):
+        await blobs.ensure_bucket()
+    set_resources(db, blobs)
     queue = create_queue(db.url)
     try:
         async with queue.open_async():
-            yield Services(settings=settings, db=db, blobs=blob_store_from_settings(settings), queue=queue)
+            yield Services(settings=settings, db=db, blobs=blobs, queue=queue)
     finally:
         await db.dispose()
 
@@ -86,13 +95,13 @@ async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> Non
     async with database_url(settings) as url:
         await migrate(url)
         async with services_for(settings, url) as services:
-            app = create_app(services)  # type: ignore[arg-type]
+            app = create_app(services)
             server = make_server(app, host, port)
             tasks: list[asyncio.Task[Any]] = [asyncio.create_task(server.serve(), name="web")]
             if run_worker:
                 tasks.append(
                     asyncio.create_task(
-                        services.queue.run_worker_async(  # type: ignore[attr-defined]
+                        services.queue.run_worker_async(
                             queues=["pipeline"], concurrency=settings.worker_concurrency, install_signal_handlers=False
                         ),
                         name="worker",
@@ -130,7 +139,7 @@ def worker() -> None:
 
     async def run() -> None:
         async with database_url(settings, start_embedded=False) as url, services_for(settings, url) as services:
-            await services.queue.run_worker_async(queues=["pipeline"], concurrency=settings.worker_concurrency)  # type: ignore[attr-defined]
+            await services.queue.run_worker_async(queues=["pipeline"], concurrency=settings.worker_concurrency)
 
     asyncio.run(run())
 
@@ -222,7 +231,7 @@ def collect(site_dir: Path, server: str, token: str, site_version: str | None, h
             token=token,
             version=site_version,
             chromium=settings.chromium_path,
-            extension_dir=settings.extension_dir,
+            extension_dir=settings.extension_dir.resolve(),
             headless=not headed,
         )
     )
