@@ -149,10 +149,11 @@ async def collect_session(
         ),
     ):
         config = {"server": server, "token": token, "site": site.name, "siteVersion": version, "mode": "automated"}
-        session_id = await worker.evaluate("(config) => globalThis.codesight.startSession(config)", config)
+        opened = await worker.evaluate("(config) => globalThis.codesight.startSession(config)", config)
+        session_id = str(opened["id"])
         log.info("collect.started", session_id=session_id, site=site.name, version=version)
         page = context.pages[0] if context.pages else await context.new_page()
         steps = await walk_journey(page, site, base_url, version)
         result = await worker.evaluate("(timeoutMs) => globalThis.codesight.stopSession({timeoutMs})", STOP_TIMEOUT_MS)
         log.info("collect.finished", session_id=session_id, steps=steps, result=result)
-    return str(session_id)
+    return session_id

@@ -88,4 +88,5 @@ def create_app(services: Services) -> Litestar:
             Exception: on_server_error,
         },
         openapi_config=OpenAPIConfig(title="CodeSight", version="1.0.0", path="/api/docs"),
+        logging_config=None,  # lab.monitoring.logging configures the one structured log
     )

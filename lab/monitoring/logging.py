@@ -35,3 +35,5 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every plugin it loads at INFO; its warnings still matter.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
