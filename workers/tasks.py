@@ -1,7 +1,9 @@
 """Procrastinate tasks of the pipeline: thin wrappers that call lab (see workers.app).
 
 Each task runs its step (status rows and retries included) and then defers the next step's
-task; the chain ends with archive. Jobs of one session share a lock, so they run one at a time.
+task; the chain ends with archive. A step's successor is deferred only once the step has
+finished, so a session's steps run one at a time without a lock (a lock held by the running
+job would keep its successor waiting for the worker's next poll).
 """
 
 from __future__ import annotations
@@ -22,19 +24,13 @@ RETRY = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, exponential_wait=
 TASK_NAMES = {step: f"pipeline.{step}" for step in STEPS}
 
 
-def session_lock(session_id: uuid.UUID | str) -> str:
-    return f"session:{session_id}"
-
-
 async def _run(context: JobContext, step: str, session_id: str) -> None:
     resources = get_resources()
     final_attempt = context.job.attempts >= MAX_ATTEMPTS
     await run_step(resources.db, resources.blobs, uuid.UUID(session_id), step, final_attempt=final_attempt)
     following = next_step(step)
     if following is not None:
-        await context.app.configure_task(TASK_NAMES[following], lock=session_lock(session_id)).defer_async(
-            session_id=session_id
-        )
+        await context.app.configure_task(TASK_NAMES[following]).defer_async(session_id=session_id)
 
 
 @app.task(name=TASK_NAMES["replay"], queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)
@@ -60,6 +56,4 @@ async def archive(context: JobContext, session_id: str) -> None:
 async def start_pipeline(queue: App, db: Database, session_id: uuid.UUID) -> int:
     """Create the session's step rows (all 'pending') and defer the first step; returns the job id."""
     await init_steps(db, session_id)
-    return await queue.configure_task(TASK_NAMES["replay"], lock=session_lock(session_id)).defer_async(
-        session_id=str(session_id)
-    )
+    return await queue.configure_task(TASK_NAMES["replay"]).defer_async(session_id=str(session_id))

@@ -34,7 +34,7 @@ from lab.storage.archive import archive_blob_key, open_archive
 from lab.storage.blobs import LocalBlobStore
 from lab.training.validate import validate_jsonl_text
 from workers.context import use_resources
-from workers.tasks import TASK_NAMES, session_lock, start_pipeline
+from workers.tasks import TASK_NAMES, start_pipeline
 
 T0_MS = 1_735_689_600_000
 
@@ -293,9 +293,7 @@ async def test_tasks_chain_from_quality_to_archive(
     session_id = await recorded_session(database, blobs)
 
     with use_resources(database, blobs):
-        await pipeline_app.configure_task(TASK_NAMES["quality"], lock=session_lock(session_id)).defer_async(
-            session_id=str(session_id)
-        )
+        await pipeline_app.configure_task(TASK_NAMES["quality"]).defer_async(session_id=str(session_id))
         await pipeline_app.run_worker_async(queues=["pipeline"], wait=False, install_signal_handlers=False)
 
     summary = await session_status_summary(database, session_id)
@@ -324,7 +322,7 @@ async def test_start_pipeline_creates_pending_steps_and_defers_replay(
             "SELECT task_name, queue_name, lock, args FROM procrastinate_jobs WHERE id = %s", (job_id,)
         )
         row = await cursor.fetchone()
-    assert row == ("pipeline.replay", "pipeline", session_lock(session.id), {"session_id": str(session.id)})
+    assert row == ("pipeline.replay", "pipeline", None, {"session_id": str(session.id)})
 
 
 def test_replay_summary_becomes_json_detail() -> None:

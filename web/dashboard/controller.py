@@ -71,7 +71,7 @@ class DashboardController(Controller):
             steps = await views.step_details(s, session_id)
         return Template("partials/session_status.html", context={"row": row, "steps": steps, "session": session})
 
-    @get("/screenshots/{screenshot_id:uuid}.webp", media_type="image/webp")
+    @get("/screenshots/{screenshot_id:uuid}", media_type="image/webp")
     async def screenshot(self, screenshot_id: FromPath[uuid.UUID], services: ServicesDep) -> Response[bytes]:
         async with services.db.session() as s:
             shot = await s.get(Screenshot, screenshot_id)
