@@ -36,6 +36,7 @@ class SessionRow:
     quality_score: float | None
     steps: dict[str, str]
     event_count: int = 0
+    review_status: str = "pending"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class SessionRow:
             "quality_score": self.quality_score,
             "steps": self.steps,
             "event_count": self.event_count,
+            "review_status": self.review_status,
         }
 
 
@@ -86,6 +88,7 @@ def _row(session: Session, steps: dict[str, str], event_count: int = 0) -> Sessi
         quality_score=session.quality_score,
         steps=ordered,
         event_count=event_count,
+        review_status=session.review_status,
     )
 
 

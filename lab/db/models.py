@@ -14,6 +14,9 @@ SESSION_MODES = ("human", "automated")
 SESSION_STATUSES = ("recording", "processing", "done", "failed")
 STEP_STATUSES = ("pending", "running", "done", "failed", "skipped")
 USER_ROLES = ("admin", "reviewer", "trainer", "viewer")
+# pending: not graded yet; the quality step proposes accepted / needs_review / rejected from
+# the score; a reviewer's decision (accepted / rejected) overrides it. Only accepted trains.
+REVIEW_STATUSES = ("pending", "accepted", "needs_review", "rejected")
 
 
 def utcnow() -> datetime:
@@ -66,6 +69,10 @@ class Session(SQLModel, table=True):
     quality: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     archive_key: str | None = None
     archive_bytes: int | None = Field(default=None, sa_type=BigInteger)
+    review_status: str = Field(default="pending", index=True)
+    review_reason: str | None = None
+    reviewed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    reviewed_at: datetime | None = _ts(nullable=True)
 
 
 class Page(SQLModel, table=True):

@@ -27,6 +27,7 @@ from lab.pipeline.assemble import (
 )
 from lab.pipeline.rows import SessionRows, load_session_rows
 from lab.pipeline.status import set_session_status
+from lab.quality.review import propose
 from lab.quality.score import grade_session
 from lab.quality.screenshots import screenshot_stats
 from lab.storage.archive import SessionArchive, archive_blob_key, build_archive
@@ -88,8 +89,9 @@ async def quality(db: Database, blobs: BlobStore, session_id: uuid.UUID) -> dict
             raise LookupError(f"session {session_id} disappeared during grading")
         session.quality_score = report.score
         session.quality = report.to_dict()
+        propose(session, report.score)
         s.add(session)
-    return {"score": report.score, "feedback": list(report.feedback)}
+    return {"score": report.score, "feedback": list(report.feedback), "review": session.review_status}
 
 
 async def training(

@@ -249,3 +249,23 @@ async def test_dashboard_sends_strangers_to_sign_in_and_lets_users_in(live_serve
         assert r.status_code == 200
         assert 'hx-get="/sessions/rows"' in r.text
         assert (await client.get(f"{live_server.url}/static/vendor/htmx.min.js")).status_code == 200
+
+
+async def test_reviewers_decide_and_a_rejection_needs_a_reason(live_server: LiveServer) -> None:
+    async with httpx.AsyncClient() as client:
+        sid = await open_session(client, live_server)
+        url = f"{live_server.url}/api/v1/sessions/{sid}/review"
+        user = auth(live_server.user_token)
+        r = await client.post(url, json={"decision": "rejected", "reason": " "}, headers=user)
+        assert r.status_code == 400 and r.json()["detail"].startswith("reason:")
+        r = await client.post(url, json={"decision": "maybe"}, headers=user)
+        assert r.status_code == 400 and r.json()["detail"].startswith("decision:")
+        r = await client.post(url, json={"decision": "accepted"}, headers=auth(live_server.participant_token))
+        assert r.status_code == 401, "participants cannot review"
+        r = await client.post(url, json={"decision": "rejected", "reason": "blank screenshots"}, headers=user)
+        assert r.status_code == 200 and r.json()["review_status"] == "rejected"
+        body = (await client.get(f"{live_server.url}/api/v1/sessions/{sid}", headers=user)).json()
+        assert body["review_status"] == "rejected" and body["review_reason"] == "blank screenshots"
+        client.cookies.set("codesight_token", live_server.user_token)
+        r = await client.post(f"{live_server.url}/sessions/{sid}/review", data={"decision": "accepted", "reason": ""})
+        assert r.status_code == 200 and "accepted" in r.text

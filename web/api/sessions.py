@@ -9,13 +9,20 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
+from pydantic import BaseModel
 
 from lab.capture import ingest, views
 from lab.capture.wire import BatchAck, SessionOpen, SessionOpened, parse_batch
-from lab.db.models import Participant, Session
-from web.auth import participant_guard, reader_guard
+from lab.db.models import Participant, Session, User
+from lab.quality.review import record_review
+from web.auth import participant_guard, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
 from workers.tasks import start_pipeline
+
+
+class ReviewBody(BaseModel):
+    decision: str
+    reason: str = ""
 
 
 def ws_path(session_id: uuid.UUID) -> str:
@@ -105,7 +112,28 @@ class SessionController(Controller):
         body["quality"] = session.quality
         body["archive_key"] = session.archive_key
         body["archive_bytes"] = session.archive_bytes
+        body["review_status"] = session.review_status
+        body["review_reason"] = session.review_reason
         return body
+
+    @post("/{session_id:uuid}/review", guards=[reviewer_guard], status_code=200)
+    async def review(
+        self,
+        request: Request[User, Any, Any],
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[ReviewBody],
+        services: ServicesDep,
+    ) -> dict[str, Any]:
+        """A QA reviewer accepts or rejects a session; only accepted sessions feed training."""
+        async with services.db.session() as s:
+            session = await s.get(Session, session_id)
+            if session is None:
+                raise NotFoundException(f"session {session_id} does not exist")
+            try:
+                await record_review(s, session, data.decision, data.reason, request.user.id)
+            except ValueError as exc:
+                raise ClientException(str(exc)) from exc
+        return {"id": str(session_id), "review_status": session.review_status, "review_reason": session.review_reason}
 
     @get("/{session_id:uuid}/training.jsonl", guards=[reader_guard], media_type="application/jsonl")
     async def training(self, session_id: FromPath[uuid.UUID], services: ServicesDep) -> str:

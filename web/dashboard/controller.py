@@ -13,7 +13,8 @@ from litestar.response import Redirect, Template
 from lab.accounts import find_by_token
 from lab.capture import views
 from lab.db.models import Screenshot, Session, User
-from web.auth import TOKEN_COOKIE, reader_guard
+from lab.quality.review import record_review
+from web.auth import TOKEN_COOKIE, reader_guard, reviewer_guard
 from web.services import ServicesDep
 
 
@@ -70,6 +71,31 @@ class DashboardController(Controller):
             row = await views.session_row(s, session)
             steps = await views.step_details(s, session_id)
         return Template("partials/session_status.html", context={"row": row, "steps": steps, "session": session})
+
+    @post("/sessions/{session_id:uuid}/review", guards=[reviewer_guard])
+    async def review(
+        self,
+        request: Request[User, Any, Any],
+        session_id: FromPath[uuid.UUID],
+        data: URLEncodedBody[dict[str, str]],
+        services: ServicesDep,
+    ) -> Template:
+        """The reviewer's approve / reject form (HTMX swaps the review card in place)."""
+        error = None
+        async with services.db.session() as s:
+            session = await s.get(Session, session_id)
+            if session is None:
+                raise NotFoundException(f"session {session_id} does not exist")
+            try:
+                await record_review(s, session, data.get("decision", ""), data.get("reason", ""), request.user.id)
+            except ValueError as exc:
+                error = str(exc)
+                await s.refresh(session)
+        return Template(
+            "partials/review.html",
+            context={"session": session, "user": request.user, "error": error},
+            status_code=422 if error else 200,
+        )
 
     @get("/screenshots/{screenshot_id:uuid}", media_type="image/webp")
     async def screenshot(self, screenshot_id: FromPath[uuid.UUID], services: ServicesDep) -> Response[bytes]:
