@@ -51,6 +51,22 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
 
+    azure_endpoint: str | None = Field(
+        default=None, description="Azure OpenAI resource, https://<name>.openai.azure.com"
+    )
+    azure_api_key: str | None = None
+    azure_api_version: str | None = Field(
+        default=None, description="Azure OpenAI data-plane API version (api-version), e.g. 2025-04-01-preview"
+    )
+    azure_deployment: str | None = Field(
+        default=None, description="Azure deployment of the fine-tuned model that evaluation and predict call"
+    )
+    ft_max_attempts: int = Field(default=6, description="tries per fine-tuning API call before a transient error shows")
+
+    vision_model: str = Field(
+        default="gpt-4o-mini", description="OpenAI model that reads intent from key screenshots (with openai_api_key)"
+    )
+
     @property
     def blob_root(self) -> Path:
         return self.blob_dir or self.home / "blobs"

@@ -1,10 +1,10 @@
 """JSONL builder and validator (later: OpenAI files, fine-tunes, eval, deploy)."""
 
-from lab.training.examples import ClickStep, PageContext, SelectorChoice, build_example, build_examples, to_jsonl
+from lab.training.examples import ActionStep, PageContext, SelectorChoice, build_example, build_examples, to_jsonl
 from lab.training.validate import ValidationReport, validate_example, validate_examples, validate_jsonl_text
 
 __all__ = [
-    "ClickStep",
+    "ActionStep",
     "PageContext",
     "SelectorChoice",
     "ValidationReport",

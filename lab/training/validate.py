@@ -5,7 +5,8 @@ Errors are reported under the keys of OpenAI's data-preparation cookbook
 but the rules follow the API's schema, not the cookbook's code: content may be a list of
 parts (text, image_url), assistant messages may carry `tool_calls` instead of content,
 `tool` messages exist, and `weight` (0 or 1) is allowed on assistant messages. The
-cookbook's own code rejects all of those. Token counts (tiktoken) are not checked here yet.
+cookbook's own code rejects all of those. Limits per provider and model live in `lab.training.limits`
+(this module checks images against them; `limits.check_dataset` checks counts, tokens and models).
 """
 
 from __future__ import annotations
@@ -18,6 +19,21 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from lab.training.limits import AZURE_LIMITS, OPENAI_LIMITS, ProviderLimits, limits_for
+
+__all__ = [
+    "AZURE_LIMITS",
+    "OPENAI_LIMITS",
+    "ExampleErrors",
+    "FormatError",
+    "ProviderLimits",
+    "ValidationReport",
+    "limits_for",
+    "validate_example",
+    "validate_examples",
+    "validate_jsonl_text",
+]
 
 # Cookbook keys.
 DATA_TYPE = "data_type"
@@ -51,37 +67,6 @@ ROLE_KEYS: Mapping[str, frozenset[str]] = {
 }
 IMAGE_DETAILS = frozenset({"auto", "low", "high"})
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class ProviderLimits:
-    """Per-provider limits on images in training data, each with its source."""
-
-    max_images_per_example: int
-    max_image_bytes: int
-    image_mime_types: frozenset[str]
-    source: str
-
-
-# https://platform.openai.com/docs/guides/vision-fine-tuning ("Image data requirements")
-OPENAI_LIMITS = ProviderLimits(
-    max_images_per_example=10,
-    max_image_bytes=10 * 1024 * 1024,
-    image_mime_types=frozenset({"image/jpeg", "image/png", "image/webp"}),
-    source="https://platform.openai.com/docs/guides/vision-fine-tuning",
-)
-# https://learn.microsoft.com/azure/ai-foundry/openai/how-to/fine-tuning-vision ("Image dataset requirements")
-AZURE_LIMITS = ProviderLimits(
-    max_images_per_example=64,
-    max_image_bytes=10 * 1024 * 1024,
-    image_mime_types=frozenset({"image/jpeg", "image/png", "image/webp"}),
-    source="https://learn.microsoft.com/azure/ai-foundry/openai/how-to/fine-tuning-vision",
-)
-
-
-def limits_for(provider: str) -> ProviderLimits:
-    """The image limits of a fine-tuning provider (`openai`, `azure`, `compatible`)."""
-    return AZURE_LIMITS if provider == "azure" else OPENAI_LIMITS
 
 
 @dataclass(frozen=True)

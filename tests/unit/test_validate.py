@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab.training.examples import ClickStep, PageContext, SelectorChoice, build_example, to_jsonl
+from lab.training.examples import ActionStep, PageContext, SelectorChoice, build_example, to_jsonl
 from lab.training.validate import (
     AZURE_LIMITS,
     OPENAI_LIMITS,
@@ -209,7 +209,8 @@ selector_choices = st.builds(
     reliability=st.one_of(st.none(), st.floats(0, 1)),
 )
 click_steps = st.builds(
-    ClickStep,
+    ActionStep,
+    action=st.just("click"),
     seq=st.integers(0, 10_000),
     step_number=st.integers(1, 500),
     page=st.builds(
@@ -222,7 +223,7 @@ click_steps = st.builds(
     ),
     target_tag=texts,
     target_text=texts,
-    selectors=st.lists(selector_choices, max_size=8).map(tuple),
+    selectors=st.lists(selector_choices, min_size=1, max_size=8).map(tuple),
     target_role=st.one_of(st.none(), texts),
     screenshot_webp=st.one_of(st.none(), st.binary(min_size=1, max_size=200)),
     previous_actions=st.lists(texts, max_size=30).map(tuple),
@@ -230,7 +231,7 @@ click_steps = st.builds(
 
 
 @given(site=st.text(max_size=30), steps=st.lists(click_steps, min_size=1, max_size=3))
-def test_every_built_example_validates_clean(site: str, steps: list[ClickStep]) -> None:
+def test_every_built_example_validates_clean(site: str, steps: list[ActionStep]) -> None:
     examples = [build_example(site, step) for step in steps]
     assert validate_examples(examples).error_counts == {}
     assert validate_jsonl_text(to_jsonl(examples)).ok
@@ -245,8 +246,8 @@ MUTATIONS: dict[str, Any] = {
 }
 
 
-@given(step=click_steps, key=st.sampled_from(sorted(MUTATIONS)), index=st.integers(0, 2))
-def test_a_mutation_is_reported_under_its_key(step: ClickStep, key: str, index: int) -> None:
+@given(step=click_steps, key=st.sampled_from(sorted(MUTATIONS)), index=st.integers(0, 1))
+def test_a_mutation_is_reported_under_its_key(step: ActionStep, key: str, index: int) -> None:
     example = copy.deepcopy(build_example("shop", step))
     MUTATIONS[key](example, index)
     found = keys(example)
@@ -255,7 +256,7 @@ def test_a_mutation_is_reported_under_its_key(step: ClickStep, key: str, index: 
 
 
 @given(step=click_steps)
-def test_dropping_the_assistant_message_is_reported(step: ClickStep) -> None:
+def test_dropping_the_assistant_message_is_reported(step: ActionStep) -> None:
     example = build_example("shop", step)
     example["messages"] = example["messages"][:2]
     assert keys(example) == ["example_missing_assistant_message"]
