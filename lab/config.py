@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     ft_provider: Literal["openai", "azure", "compatible"] = "openai"
-    ft_model: str = "gpt-4o-mini-2024-07-18"
+    # Our examples carry screenshots: the default must be a model that fine-tunes on images.
+    ft_model: str = "gpt-4o-2024-08-06"
 
     worker_concurrency: int = 2
     log_json: bool = False

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -18,9 +19,13 @@ from sqlmodel import col, delete
 from lab.config import Settings, get_settings
 from lab.db.engine import Database
 from lab.db.models import Session, TrainingExample, utcnow
+from lab.insights import describe_goal, session_insights
 from lab.pipeline.assemble import (
-    click_screenshot_keys,
-    click_steps,
+    ACTION_EVENT_TYPES,
+    action_frames,
+    action_steps,
+    journey_events,
+    screen_input,
     screenshot_member_names,
     session_document,
     session_facts,
@@ -33,8 +38,10 @@ from lab.quality.screenshots import screenshot_stats
 from lab.storage.archive import SessionArchive, archive_blob_key, build_archive
 from lab.storage.blobs import BlobStore
 from lab.storage.keys import load_or_create_archive_key
+from lab.training.dataset import session_split
 from lab.training.examples import build_example, to_jsonl
 from lab.training.validate import limits_for, validate_example
+from lab.vision import intent_reader
 
 StepFunction = Callable[[Database, BlobStore, uuid.UUID], Awaitable[dict[str, Any]]]
 
@@ -97,22 +104,31 @@ async def quality(db: Database, blobs: BlobStore, session_id: uuid.UUID) -> dict
 async def training(
     db: Database, blobs: BlobStore, session_id: uuid.UUID, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Build and validate one example per click and store them; fails when any example is invalid."""
+    """Build, scrub and validate one example per action (click, fill, select, navigate) and store them
+    with the session's split; the detail holds the session's insights. Fails when any example is invalid."""
     settings = settings or get_settings()
     rows = await _rows(db, session_id)
-    keys_by_seq = click_screenshot_keys(rows)
-    contents = await _blobs_by_key(blobs, sorted(set(keys_by_seq.values())))
-    clicks = click_steps(rows, {seq: contents[key] for seq, key in keys_by_seq.items()})
+    site = rows.session.site
+    frames = action_frames(rows, [event.seq for event in rows.events if event.type in ACTION_EVENT_TYPES])
+    images = await _blobs_by_key(blobs, sorted({frame.blob_key for frame in frames.values()}))
+    actions = action_steps(rows, frames, images)
+    async with intent_reader(settings, blobs) as reader:
+        intents = await reader.read_all([screen_input(action) for action in actions])
+    steps = [dataclasses.replace(a.step, intent=intent) for a, intent in zip(actions, intents, strict=True)]
+    summary = session_insights(journey_events(rows))
+    goal = describe_goal(site, summary)
+    split = session_split(session_id)
     limits = limits_for(settings.ft_provider)
     examples: list[TrainingExample] = []
-    for click in clicks:
-        body = build_example(rows.session.site, click.step)
+    for action, step in zip(actions, steps, strict=True):
+        body = build_example(site, step, goal)
         errors = validate_example(body, limits)
         examples.append(
             TrainingExample(
                 session_id=session_id,
-                event_id=click.event_id,
-                site=rows.session.site,
+                event_id=action.event_id,
+                site=site,
+                split=split,
                 body=body,
                 valid=not errors,
                 errors=[str(e) for e in errors],
@@ -129,7 +145,24 @@ async def training(
             f"{len(invalid)} of {len(examples)} training examples of session {session_id} are invalid; "
             f"first (event {first.event_id}): {'; '.join(first.errors)}"
         )
-    return {"examples": len(examples), "with_screenshot": sum(c.step.screenshot_webp is not None for c in clicks)}
+    return {
+        "examples": len(examples),
+        "with_screenshot": sum(step.screenshot_webp is not None for step in steps),
+        "actions": dict(Counter(step.action for step in steps)),
+        "split": split,
+        "goal": goal,
+        "vision": reader.stats.to_dict(),
+        "insights": summary.to_dict(),
+        "steps": [
+            {
+                "seq": step.seq,
+                "action": step.action,
+                "insights": step.insights.to_dict() if step.insights else None,
+                "intent": step.intent.to_dict() if step.intent else None,
+            }
+            for step in steps
+        ],
+    }
 
 
 async def archive(

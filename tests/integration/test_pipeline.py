@@ -206,7 +206,10 @@ async def test_quality_training_archive_fill_the_session(
         "training": "done",
         "archive": "done",
     }
-    assert steps["training"].detail == {"examples": 2, "with_screenshot": 2}
+    detail = steps["training"].detail
+    assert (detail["examples"], detail["with_screenshot"], detail["actions"]) == (2, 2, {"click": 2})
+    assert detail["insights"]["adds_to_cart"] == 1 and detail["insights"]["abandoned"] is True
+    assert [step["seq"] for step in detail["steps"]] == [2, 5]
 
 
 async def test_failed_step_is_recorded_and_a_later_retry_clears_it(

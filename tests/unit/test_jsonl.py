@@ -1,4 +1,4 @@
-"""Training examples built from plain click data, and the rows-to-clicks assembly (no I/O)."""
+"""Training examples built from plain action data, and the rows-to-actions assembly (no I/O)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import uuid
 from datetime import UTC, datetime
 
 from lab.db.models import Event, Page, Screenshot, SelectorCandidate, Session
-from lab.pipeline.assemble import click_screenshot_keys, click_steps
+from lab.pipeline.assemble import FrameRef, action_frames, action_steps
 from lab.pipeline.rows import SessionRows
 from lab.training.examples import (
-    ClickStep,
+    ActionStep,
     PageContext,
     SelectorChoice,
     build_example,
@@ -24,8 +24,9 @@ from lab.training.examples import (
 WEBP = b"RIFF\x00\x00\x00\x00WEBPVP8 fake"
 
 
-def click(**overrides: object) -> ClickStep:
+def click(**overrides: object) -> ActionStep:
     fields: dict[str, object] = {
+        "action": "click",
         "seq": 7,
         "step_number": 2,
         "page": PageContext(
@@ -47,11 +48,11 @@ def click(**overrides: object) -> ClickStep:
         "previous_actions": ('click link "Kettles"',),
     }
     fields.update(overrides)
-    return ClickStep(**fields)  # type: ignore[arg-type]
+    return ActionStep(**fields)  # type: ignore[arg-type]
 
 
-def test_example_has_system_user_with_screenshot_and_assistant() -> None:
-    example = build_example("shop", click())
+def test_example_has_system_user_with_screenshot_and_a_tool_call() -> None:
+    example = build_example("shop", click(), goal="Shop on shop: buy a kettle.")
 
     system, user, assistant = example["messages"]
     assert [m["role"] for m in example["messages"]] == ["system", "user", "assistant"]
@@ -59,6 +60,7 @@ def test_example_has_system_user_with_screenshot_and_assistant() -> None:
     text_part, image_part = user["content"]
     assert text_part["type"] == "text"
     for expected in (
+        "Goal: Shop on shop: buy a kettle.",
         "Site: shop",
         "Page: /shop/v1/product.html?id=7",
         "Title: Blue kettle",
@@ -70,10 +72,12 @@ def test_example_has_system_user_with_screenshot_and_assistant() -> None:
     url = image_part["image_url"]["url"]
     assert url.startswith("data:image/webp;base64,")
     assert base64.b64decode(url.split(",", 1)[1]) == WEBP
-    answer = json.loads(assistant["content"])
-    assert answer["action"] == "click"
-    assert [s["kind"] for s in answer["selectors"]] == ["testid", "role", "css"]
-    assert answer["target"] == {"tag": "button", "text": "Add to cart"}
+    assert "content" not in assistant
+    (call,) = assistant["tool_calls"]
+    assert call["type"] == "function" and call["function"]["name"] == "click"
+    arguments = json.loads(call["function"]["arguments"])
+    assert [s["kind"] for s in arguments["selectors"]] == ["testid", "role", "css"]
+    assert arguments["intent"] == 'click button "Add to cart"'
 
 
 def test_click_without_screenshot_has_text_only() -> None:
@@ -97,7 +101,7 @@ def test_page_path_keeps_query() -> None:
 
 
 def test_jsonl_is_one_compact_object_per_line() -> None:
-    examples = build_examples("shop", [click(seq=1, step_number=1), click(seq=2, step_number=2)])
+    examples = build_examples("shop", [click(seq=1, step_number=1), click(seq=2, step_number=2)], "browse")
     text = to_jsonl(examples)
     lines = text.splitlines()
     assert text.endswith("\n") and len(lines) == 2
@@ -124,7 +128,11 @@ def _rows() -> SessionRows:
             type="input",
             t=t,
             url=page.url,
-            payload={"field": {"label": "Search"}, "value": "kettle"},
+            payload={
+                "field": {"tag": "input", "type": "search", "label": "Search"},
+                "value": "kettle",
+                "selectors": {"candidates": [{"kind": "label", "selector": "label=Search", "score": 1}]},
+            },
         ),
         Event(
             id=3,
@@ -168,18 +176,54 @@ def _rows() -> SessionRows:
     return SessionRows(session, [page], events, candidates, [], [shot], [], [])
 
 
-def test_click_steps_carry_page_previous_actions_and_click_screenshot() -> None:
+def test_action_steps_carry_page_previous_actions_insights_and_frames() -> None:
     rows = _rows()
-    keys = click_screenshot_keys(rows)
-    assert keys == {2: rows.screenshots[0].blob_key}
+    shot_key = rows.screenshots[0].blob_key
+    frames = action_frames(rows, [1, 2, 4])
+    # The click at seq 2 has its own frame; the click at seq 4 falls back to the latest frame of its
+    # page; the fill at seq 1 came before any frame.
+    assert frames == {2: FrameRef(shot_key, own=True), 4: FrameRef(shot_key, own=False)}
 
-    first, second = click_steps(rows, {2: WEBP})
+    fill, first, second = action_steps(rows, frames, {shot_key: WEBP})
 
-    assert first.event_id == 3 and first.step.step_number == 1
+    assert (fill.event_id, fill.step.action, fill.step.value, fill.step.field_label) == (2, "fill", "kettle", "Search")
+    assert fill.step.screenshot_webp is None and fill.step.previous_actions == ()
+    assert first.event_id == 3 and first.step.step_number == 2 and first.own_frame
     assert first.step.page.title == "Home" and first.step.page.outline == "h1 Home"
     assert first.step.previous_actions == ('type "kettle" into Search',)
     assert [c.kind for c in first.step.selectors] == ["text"]  # from the wire payload: nothing stored
     assert first.step.screenshot_webp == WEBP
+    assert first.step.insights is not None and first.step.insights.page_kind == "home"
     assert second.step.previous_actions == ('type "kettle" into Search', 'click a "Kettles"')
     assert [c.kind for c in second.step.selectors] == ["testid", "css"]  # stored candidates, by rank
-    assert second.step.screenshot_webp is None
+    assert second.step.screenshot_webp == WEBP and not second.own_frame
+
+
+def test_a_click_that_only_focuses_a_field_is_folded_into_its_fill() -> None:
+    session_id = uuid.uuid4()
+    t = datetime(2025, 1, 1, tzinfo=UTC)
+    url = "http://x/shop/v1/checkout.html"
+    page = Page(session_id=session_id, seq=0, url=url, title="Checkout")
+    email = {"candidates": [{"kind": "label", "selector": "label=Email", "score": 1}]}
+    terms = {"candidates": [{"kind": "label", "selector": "label=Terms", "score": 1}]}
+
+    def event(id_: int, type_: str, **payload: object) -> Event:
+        return Event(id=id_, session_id=session_id, seq=id_, type=type_, t=t, url=url, payload=payload)
+
+    events = [
+        Event(id=0, session_id=session_id, seq=0, type="page", t=t, url=url, page_id=page.id),
+        event(1, "click", target={"tag": "input", "role": "textbox", "text": ""}, selectors=email),
+        event(2, "input", field={"tag": "input", "label": "Email"}, value="[email]", selectors=email),
+        event(3, "click", target={"tag": "input", "role": "checkbox", "text": "Terms"}, selectors=terms),
+        event(
+            4, "input", field={"tag": "input", "type": "checkbox", "label": "Terms"}, value="checked", selectors=terms
+        ),
+        event(5, "click", target={"tag": "input", "role": "textbox", "text": ""}, selectors=email),
+    ]
+    rows = SessionRows(Session(id=session_id, site="shop"), [page], events, [], [], [], [], [])
+
+    steps = [(a.step.seq, a.step.action) for a in action_steps(rows, {}, {})]
+
+    # The email click only focused the field; the checkbox's click is its action (its input is not);
+    # the last click is kept, since nothing was typed after it.
+    assert steps == [(2, "fill"), (3, "click"), (5, "click")]
