@@ -315,3 +315,24 @@ async def test_azure_chat_runs_a_deployment(http: httpx.AsyncClient, clock: Manu
     answer = (await http.post(path, headers=AZURE, params=VERSION, json=body)).json()
     assert answer["choices"][0]["finish_reason"] == "tool_calls"
     assert answer["choices"][0]["message"]["tool_calls"] == trained["messages"][2]["tool_calls"]
+
+
+async def test_vision_reads_a_frame_from_the_fake_with_structured_output(server: RunningFake) -> None:
+    """A demo pointed at the fake (no key) still gets a schema-valid vision intent."""
+    import io
+
+    import openai
+    from PIL import Image
+
+    from lab.vision.intent import ScreenInput
+    from lab.vision.openai_vision import OpenAIScreenAnalyzer
+
+    frame = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 40, 40)).save(frame, format="WEBP")
+    client = openai.AsyncOpenAI(api_key="sk-demo", base_url=f"{server.url}/v1", max_retries=0)
+    analyzer = OpenAIScreenAnalyzer(client, "gpt-4o-mini")
+    screen = ScreenInput(action="click", url="http://shop.test/v1/cart.html", title="Cart", image_webp=frame.getvalue())
+    intent = await analyzer.analyze(screen)
+    await client.close()
+    assert intent.source == "openai:gpt-4o-mini"
+    assert intent.intent and intent.target_description and 0 <= intent.confidence <= 1

@@ -190,13 +190,13 @@ async def openai_chat(data: JSONBody[ChatRequest], fake: FakeDep) -> dict[str, A
     if not data.model:
         raise ApiError(400, "you must provide a model parameter", param="model")
     check_messages(data.messages)
-    return fake.complete("openai", data.model, data.messages, data.tools)
+    return fake.complete("openai", data.model, data.messages, data.tools, data.response_format)
 
 
 @post("/openai/deployments/{deployment:str}/chat/completions", guards=[azure_auth], status_code=200)
 async def azure_chat(deployment: FromPath[str], data: JSONBody[ChatRequest], fake: FakeDep) -> dict[str, Any]:
     check_messages(data.messages)
-    return fake.complete("azure", fake.deployment_model(deployment), data.messages, data.tools)
+    return fake.complete("azure", fake.deployment_model(deployment), data.messages, data.tools, data.response_format)
 
 
 class FakeControl(Controller):

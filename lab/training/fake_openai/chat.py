@@ -74,12 +74,43 @@ def _offers_click(tools: Sequence[Mapping[str, Any]] | None) -> bool:
     return any(isinstance(t.get("function"), dict) and t["function"].get("name") == "click" for t in tools or ())
 
 
+def schema_instance(schema: Mapping[str, Any], hint: str = "") -> Any:
+    """A deterministic value that satisfies a structured-outputs JSON schema (the subset strict mode allows)."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return schema_instance(schema["anyOf"][0], hint)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: schema_instance(sub, name) for name, sub in props.items()}
+    if kind == "array":
+        return []
+    if kind == "number":
+        return 0.5
+    if kind == "integer":
+        return 0
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    return f"fake {hint or 'value'}"
+
+
 def answer(
     messages: Sequence[Mapping[str, Any]],
     tools: Sequence[Mapping[str, Any]] | None = None,
     memory: Mapping[str, Reply] | None = None,
+    response_format: Mapping[str, Any] | None = None,
 ) -> Reply:
     """What the fake model says to a conversation."""
+    if response_format and response_format.get("type") == "json_schema":
+        schema = response_format.get("json_schema", {}).get("schema", {})
+        return Reply(json.dumps(schema_instance(schema)))
+    if response_format and response_format.get("type") == "json_object":
+        return Reply("{}")
     prompt = last_user_text(messages)
     if memory and prompt in memory:
         return memory[prompt]

@@ -70,6 +70,7 @@ class ChatRequest(BaseModel):
     model: str | None = None
     messages: list[dict[str, Any]] = Field(min_length=1)
     tools: list[dict[str, Any]] | None = None
+    response_format: dict[str, Any] | None = None
 
 
 class FaultIn(BaseModel):

@@ -326,8 +326,10 @@ class FakeOpenAI:
         model: str,
         messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Mapping[str, Any]] | None = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A chat completion with the fake model's deterministic answer (text or tool calls)."""
+        """A chat completion with the fake model's deterministic answer (text, tool calls, or
+        structured output when `response_format` asks for a JSON schema)."""
         fine_tuned = self._fine_tuned(flavour)
         known = model in fine_tuned or model in CHAT_MODELS or model_limits(flavour, model) is not None
         if not known:
@@ -338,7 +340,7 @@ class FakeOpenAI:
                 code="model_not_found",
             )
         job = fine_tuned.get(model)
-        reply = answer(messages, tools, job.memory if job else None)
+        reply = answer(messages, tools, job.memory if job else None, response_format)
         message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": None}
         if reply.tool_calls:
             message["tool_calls"] = list(reply.tool_calls)
