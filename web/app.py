@@ -19,8 +19,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from web.api.sessions import SessionController
 from web.api.stream import session_stream
+from web.api.training import PredictController, TrainingController
 from web.auth import TokenAuthMiddleware
 from web.dashboard.controller import DashboardController, LoginController
+from web.dashboard.trainer import TrainerController
 from web.services import Services
 
 WEB_ROOT = Path(__file__).resolve().parent
@@ -74,6 +76,9 @@ def create_app(services: Services) -> Litestar:
             session_stream,
             DashboardController,
             LoginController,
+            TrainingController,
+            PredictController,
+            TrainerController,
             healthz,
             metrics,
             create_static_files_router(path="/static", directories=[WEB_ROOT / "static"], include_in_schema=False),

@@ -16,7 +16,7 @@ from lab.db.embedded import database_url
 from lab.db.engine import plain_url
 
 PIPELINE_QUEUE = "pipeline"
-TASK_MODULES = ["workers.tasks"]
+TASK_MODULES = ["workers.tasks", "workers.training_tasks"]
 
 # Unconnected until `create_app`/`open_app`; tasks use `@app.task(queue=PIPELINE_QUEUE, ...)`.
 app = App(connector=PsycopgConnector(), import_paths=TASK_MODULES)

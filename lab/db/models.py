@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -174,3 +174,110 @@ class PipelineStep(SQLModel, table=True):
     last_error: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     updated_at: datetime = _ts()
+
+
+# --- training runs, evaluations, deployments ----------------------------------------------------
+
+# pending: created, waiting for the worker; uploading: files going up; validating_files / queued /
+# running: the provider's job states; evaluating: the job succeeded, the model is being scored;
+# succeeded / failed / cancelled: final.
+RUN_STATUSES = (
+    "pending",
+    "uploading",
+    "validating_files",
+    "queued",
+    "running",
+    "evaluating",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
+FINAL_RUN_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+class TrainingRun(SQLModel, table=True):
+    """One fine-tuning run of a site's dataset: plan, provider files and job, outcome."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (Index("ix_training_runs_site_created", "site", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    site: str
+    provider: str
+    model: str
+    status: str = Field(default="pending", index=True)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    plan: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    dataset: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    training_file_id: str | None = None
+    validation_file_id: str | None = None
+    job_id: str | None = None
+    fine_tuned_model: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_param: str | None = None
+    trained_tokens: int | None = Field(default=None, sa_type=BigInteger)
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+class TrainingRunEvent(SQLModel, table=True):
+    """What happened to a run: our own steps, retries, and the provider's job events (deduplicated)."""
+
+    __tablename__ = "training_run_events"
+    __table_args__ = (UniqueConstraint("run_id", "provider_event_id", name="uq_training_run_events_provider"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    run_id: uuid.UUID = Field(foreign_key="training_runs.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _ts()
+    level: str = Field(default="info")
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    provider_event_id: str | None = None
+
+
+class Evaluation(SQLModel, table=True):
+    """A model scored on a held-out split, with the base and deployed models' scores beside it."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_site_created", "site", "created_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    run_id: uuid.UUID | None = Field(default=None, foreign_key="training_runs.id", index=True, ondelete="CASCADE")
+    site: str
+    model: str
+    split: str = Field(default="validation")
+    action_accuracy: float
+    element_accuracy: float
+    step_success: float
+    n_steps: int
+    breakdown: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    compared_to: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    element_check: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    decision: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    suggestions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
+    created_at: datetime = _ts()
+
+
+class Deployment(SQLModel, table=True):
+    """A model serving a site's predictions; at most one active per site (partial unique index)."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        Index("ix_deployments_site_deployed", "site", "deployed_at"),
+        Index("uq_deployments_one_active_per_site", "site", unique=True, postgresql_where=text("active")),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    site: str
+    provider: str
+    model: str
+    run_id: uuid.UUID | None = Field(default=None, foreign_key="training_runs.id", index=True, ondelete="SET NULL")
+    active: bool = True
+    reason: str = ""
+    deployed_at: datetime = _ts()
+    deployed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    rolled_back_at: datetime | None = _ts(nullable=True)
+    rolled_back_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
