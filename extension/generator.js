@@ -9,6 +9,18 @@
  *                        ranked best first (lower score is better, as in Playwright)
  *   query(candidate | selector, root?) -> the elements it matches now, open shadow roots included
  *   resolve(record, root?) -> the element replay picks, or null when it abstains
+ *   similarity(fingerprint, element) -> likeness in [0, 1]; explain(...) -> its features
+ *
+ * The fingerprint is what relocation compares when every candidate fails (a redesign):
+ * tag, role, accessible name, text, stable attributes, box, ancestors, neighbours, the
+ * readable prefix of a generated id, CSS-module class names without their hash, data-*
+ * names, a select's option values, the words around the element, and `decoy`: the
+ * fingerprint of the element that looked most like the target at capture (a header "Cart"
+ * link beside a dialog's "View cart"), so that relocation never mistakes one for the other.
+ * resolve takes the first candidate matching one rendered element that also resembles the
+ * fingerprint (a low bar for semantic kinds, the relocation bar for CSS, XPath and
+ * positions), else the element most like the fingerprint when it is clearly the best, else
+ * nothing: a wrong element is worse than none.
  *
  * Selector language (one selector = parts joined by " >> "; each part searches the
  * descendants, open shadow roots included, of what the previous part matched):
@@ -84,18 +96,34 @@
 
   // Kinds that may fall back to "the k-th match" when ambiguous, as Playwright codegen's .nth().
   const POSITIONAL_KINDS = new Set(['role', 'text']);
-  // Kinds whose match replay trusts without comparing the fingerprint.
-  const STRONG_KINDS = new Set(['testid', 'role', 'label', 'placeholder', 'alt', 'title', 'text', 'id', 'attr']);
-  // A weak candidate's match must resemble the captured element at least this much.
+  // Kinds whose single match replay takes after only a sanity check against the fingerprint
+  // (unless positional: `>> nth=`, nth-of-type, XPath indexes).
+  const TRUSTED_KINDS = new Set(['testid', 'role', 'label', 'placeholder', 'alt', 'title', 'text', 'id', 'attr']);
+  // A trusted candidate's match must not be wholly unlike the captured element.
+  const TRUSTED_MATCH_MIN_SIMILARITY = 0.3;
+  // Any other candidate's match must resemble it as much as a relocation would.
   const WEAK_MATCH_MIN_SIMILARITY = 0.5;
   // Fingerprint relocation abstains below this similarity: a wrong element is worse than none.
-  const RELOCATE_MIN_SIMILARITY = 0.65;
-  // ... and when the runner-up is this close (two look-alike buttons).
-  const RELOCATE_MIN_MARGIN = 0.05;
-  // Text similarity below which an element with text is not "the same element".
-  const TEXT_GATE = 0.6;
-  // Weights of the fingerprint similarity (tag must match; position only when laid out).
-  const FP_WEIGHTS = { text: 0.35, attrs: 0.2, ancestors: 0.2, siblings: 0.1, role: 0.05, position: 0.1 };
+  const RELOCATE_MIN_SIMILARITY = 0.5;
+  // ... and when an unrelated runner-up is this close (two look-alike buttons).
+  const RELOCATE_MIN_MARGIN = 0.06;
+  // A lower similarity will do for an element nothing else on the page comes near.
+  const CLEAR_WINNER_MIN_SIMILARITY = 0.4;
+  const CLEAR_WINNER_MIN_MARGIN = 0.15;
+  // Elements below this are neither picked nor rivals.
+  const RIVAL_MIN_SIMILARITY = 0.2;
+  // A look-alike this similar to the target is recorded beside its fingerprint (`decoy`).
+  const DECOY_MIN_SIMILARITY = 0.3;
+  // Text likeness below which an element with text is another element, unless an identifier
+  // (id, id prefix, name, href, autocomplete, data value, option set) says otherwise.
+  const TEXT_GATE = 0.5;
+  // Feature weights of fingerprint likeness, as Similo (Nass et al., ICST 2021) weighs locator
+  // properties: those that name the element 1.5, those describing its surroundings and looks
+  // less. A feature the captured element did not have is left out of the average.
+  const FP_WEIGHTS = { tag: 1.5, text: 1.5, identity: 1.5, id: 1.5, attrs: 1.5, options: 1.5, idPrefix: 1, context: 1, numbers: 0.5,
+    role: 0.5, classes: 0.5, dataNames: 0.5, childData: 0.5, ancestors: 0.5, siblings: 0.5, position: 0.5 };
+  // Ancestors searched for the words around an element.
+  const CONTEXT_LEVELS = 4;
   const MAX_TEXT_SELECTOR_CHARS = 80;
   const MAX_ATTR_VALUE_CHARS = 200;
   // The wire's limit on one selector (lab/capture/wire.py SelectorCandidateWire.selector).
@@ -103,6 +131,8 @@
   const ANCESTOR_LEVELS = 4;
 
   const TEST_ID_ATTRS = ['data-testid', 'data-test-id', 'data-test', 'data-qa', 'data-cy'];
+  // Attributes whose equal value names the same element across a redesign.
+  const IDENTITY_ATTRS = new Set(['name', 'href', 'autocomplete', 'for', 'action', 'src', 'value', ...TEST_ID_ATTRS]);
   const INTERACTIVE_ROLES = new Set(['button', 'link', 'checkbox', 'radio', 'switch', 'tab', 'menuitem',
     'menuitemcheckbox', 'menuitemradio', 'option', 'treeitem', 'combobox', 'textbox', 'searchbox', 'listbox',
     'slider', 'spinbutton']);
@@ -118,7 +148,7 @@
     'rowheader', 'tooltip', 'gridcell', 'row']);
   const STATE_CLASS = /^(active|selected|focus(ed)?|hover(ed)?|open(ed)?|closed|disabled|checked|current|visible|hidden|show|shown|in|collapsed|expanded|loading|(is|has)-.*)$/i;
   const STABLE_ATTRS = ['name', 'type', 'role', 'href', 'aria-label', 'title', 'alt', 'placeholder', 'for',
-    'action', 'method', 'src', 'value', ...TEST_ID_ATTRS];
+    'action', 'method', 'src', 'value', 'autocomplete', 'inputmode', ...TEST_ID_ATTRS];
   // Attributes whose value a form field may hold a person's input in: never copied.
   const VALUE_BEARING_TYPES = new Set(['button', 'submit', 'reset', 'image', 'checkbox', 'radio']);
 
@@ -361,13 +391,59 @@
       if (part.length >= 6 && /^[0-9a-f]+$/i.test(part) && digits >= 2) return false;
       if (part.length >= 5 && part.length <= 8 && /^[a-z]+$/i.test(part) && caseChanges(part) >= 3) return false;
       if (part.length >= 5 && /^[a-z]+$/i.test(part) && looksRandom(part)) return false;
+      if (part.length >= 5 && part.length <= 8 && /^[a-z]+$/.test(part) && commonBigramShare(part) < MIN_COMMON_BIGRAM_SHARE) return false;
     }
     return true;
+  }
+
+  /**
+   * The readable prefix of a generated id, up to and including the separator before its first
+   * generated part ("subs-hdirrq" -> "subs-", "consent-accept-x7k2" -> "consent-accept-"); the
+   * whole id when it is stable; '' when it starts generated. Templates keep the prefix across
+   * loads and often across redesigns.
+   */
+  function idPrefix(id) {
+    if (!id || id.length > 64) return '';
+    if (isStableToken(id)) return id;
+    const parts = id.split(/([-_:.])/);
+    let prefix = '';
+    for (let i = 0; i < parts.length; i += 2) {
+      const part = parts[i];
+      if (!part || !/^[a-z]+$/i.test(part) || !isStableToken(part) || (part.length >= 5 && commonBigramShare(part.toLowerCase()) < MIN_COMMON_BIGRAM_SHARE)) break;
+      prefix += part + (parts[i + 1] || '');
+    }
+    return /[-_:.]$/.test(prefix) && prefix.length >= 3 ? prefix : '';
+  }
+
+  /** A CSS-module class's readable name, its hash dropped ("Button_primary__y4KzE" -> "Button_primary"). */
+  function classStem(c) {
+    const m = /^([A-Za-z][\w-]*)__([A-Za-z0-9-]{4,})$/.exec(c);
+    return m && !isStableToken(c) && isStableToken(m[1]) ? m[1] : '';
   }
 
   /** Random letters rarely read as a word: no vowel at all, or five consonants in a row. */
   function looksRandom(letters) {
     return !/[aeiouy]/i.test(letters) || /[^aeiouy]{5,}/i.test(letters);
+  }
+
+  // The 260 most frequent letter pairs of English prose and code identifiers (counted over
+  // software licence texts and Python's standard library): 97% of the pairs in such text.
+  const COMMON_BIGRAMS = new Set(('se re in th er on el te en de or he at le st es me et ti lf ar al co nt ne an nd li no '
+    + 'ed ro it tr io ra is ur ng ta ec am na fi ce ri ct il ex tu ma ot pa ef od pe si as fo di ve rn ea ss ns ac la pr '
+    + 'ou ge rt lo ca ha nc un im om ic mp ad ll ut op ch po rs rr ul ue ls mo ts cl va pt ai to em ep us pl hi ck ho oc '
+    + 'ee rg wi os da ke lu ty um su xt ob fr ap so ry lt bu sp do ir bl ag ab rm fa gs ig ni be ol tt if up bj pp yp ie '
+    + 'ly ff id sh ci ow ba nu iv wa sa ib mi ru du xc wh ip ld ze ey fu nf au pi cr wr rc ds iz gi sy ia cu ys mb dd py '
+    + 'ev pu yt sc je qu ay wo av ms fe rd tl oo fl eg ov gu gn tc gr nv ew bo vi bi of rk ui ub ak uf nn mm tp yo by dr '
+    + 'ix br mu uc oi we nk ny ht eq nl xp sl td gl gh tw ft eo og ok ei tf ks ye np fs ax dl oa bs zi ki tm xi ua sg ps '
+    + 'hr aw eb').split(' '));
+  // A 5-8 letter token with fewer common pairs than this is random (flags 89% of random
+  // six-letter ids, 7% of real words, which then only lose their id candidate).
+  const MIN_COMMON_BIGRAM_SHARE = 0.65;
+
+  function commonBigramShare(word) {
+    let common = 0;
+    for (let i = 0; i < word.length - 1; i++) if (COMMON_BIGRAMS.has(word.slice(i, i + 2))) common++;
+    return common / (word.length - 1);
   }
 
   function caseChanges(s) {
@@ -598,9 +674,18 @@
     return el;
   }
 
+  /** An element's classes as a CSS compound: up to two stable classes, else the readable name of
+   * a CSS-module class without its hash (`[class*="Row__"]`), which survives the hash changing. */
+  function classSelector(el) {
+    const stable = stableClasses(el).slice(0, 2);
+    if (stable.length) return stable.map((c) => `.${cssEscape(c)}`).join('');
+    const stem = collapse(el.getAttribute('class')).split(' ').map(classStem).find(Boolean);
+    return stem ? `[class*="${cssString(stem)}__"]` : '';
+  }
+
   function cssStep(el, nthCount) {
     // Without @namespace a type selector matches any namespace, so svg steps need nothing special.
-    let step = cssEscape(el.localName) + stableClasses(el).slice(0, 2).map((c) => `.${cssEscape(c)}`).join('');
+    let step = cssEscape(el.localName) + classSelector(el);
     const parent = el.parentElement || el.parentNode;
     const sameTag = parent ? Array.from(parent.children).filter((c) => c.localName === el.localName) : [el];
     if (sameTag.length > 1 && sameTag.some((c) => c !== el && c.matches(step))) {
@@ -742,7 +827,7 @@
       if (name && !echoesTarget && name.length <= MAX_TEXT_SELECTOR_CHARS) options.push([`role=${role}[name=${quoted(name)}]`, ROLE_NAME_SCORE]);
       let found = options.find(([sel]) => isUniqueFor(sel, e));
       if (!found) {
-        const step = cssEscape(e.localName) + stableClasses(e).slice(0, 2).map((c) => `.${cssEscape(c)}`).join('');
+        const step = cssEscape(e.localName) + classSelector(e);
         found = distinguishingTexts(e, target).map((t) => [`css=${step} >> has-text=${quoted(t)}`, HAS_TEXT_ANCHOR_SCORE])
           .find(([sel]) => isUniqueFor(sel, e));
       }
@@ -798,6 +883,50 @@
     return around.map((s) => elementText(s, true).slice(0, 80)).filter(Boolean).join(' | ');
   }
 
+  /** Names of the element's data-* attributes, empty-valued ones too (ground truth skipped). */
+  function dataNames(el) {
+    return Array.from(el.attributes, (a) => a.name)
+      .filter((n) => n.startsWith('data-') && !isGroundTruthAttr(n) && n.length <= 40).sort();
+  }
+
+  /** data-* names inside the element (a price slot in a button, a count in a link). */
+  function childDataNames(el) {
+    const names = new Set();
+    const inner = el.querySelectorAll ? Array.from(el.querySelectorAll('*')).slice(0, 40) : [];
+    for (const child of inner) for (const n of dataNames(child)) names.add(n);
+    return [...names].sort().slice(0, 8);
+  }
+
+  function optionValues(el) {
+    return el.localName === 'select'
+      ? Array.from(el.querySelectorAll('option')).slice(0, 30).map((o) => collapse(o.getAttribute('value') ?? o.textContent)).filter(Boolean)
+      : [];
+  }
+
+  /** Visible text of `ancestor` outside `el`'s subtree. */
+  function textOutside(ancestor, el) {
+    let out = '';
+    const visit = (node) => {
+      for (const child of renderedChildren(node)) {
+        if (child === el) continue;
+        if (child.nodeType === 3) out += child.data;
+        else if (child.nodeType === 1 && !SKIP_TEXT_TAGS.has(child.localName) && !child.hidden) { out += ' '; visit(child); out += ' '; }
+      }
+    };
+    visit(ancestor);
+    return collapse(out);
+  }
+
+  /** The words around the element: the nearest ancestor's text beside it (a card's title, a form's heading). */
+  function contextText(el) {
+    let levels = 0;
+    for (let e = composedParent(el); e && levels < CONTEXT_LEVELS && e.localName !== 'body'; e = composedParent(e), levels++) {
+      const text = stableText(textOutside(e, el));
+      if (text.split(' ').length >= 2) return text.slice(0, 160);
+    }
+    return '';
+  }
+
   /** What fuzzy relocation compares: tag, text, stable attributes, box, ancestors, neighbours. */
   function fingerprint(el) {
     return {
@@ -809,6 +938,12 @@
       rect: rectOf(el),
       ancestors: ancestorSummaries(el),
       siblingText: siblingText(el),
+      idPrefix: idPrefix(el.getAttribute('id') || ''),
+      classStems: collapse(el.getAttribute('class')).split(' ').map(classStem).filter(Boolean).slice(0, 4),
+      dataNames: dataNames(el),
+      options: optionValues(el),
+      context: contextText(el),
+      childData: childDataNames(el),
     };
   }
 
@@ -857,7 +992,9 @@
       .filter((c) => c.selector.length <= MAX_SELECTOR_CHARS && !seen.has(c.selector) && seen.add(c.selector))
       .sort((a, b) => a.score - b.score)
       .map((c) => ({ kind: c.kind, selector: c.selector, score: c.score, unique: c.unique !== false }));
-    return { candidates, fingerprint: fingerprint(target) };
+    const fp = fingerprint(target);
+    const decoy = lookAlike(target, fp);
+    return { candidates, fingerprint: decoy ? { ...fp, decoy } : fp };
   }
 
   // ---- Fuzzy relocation --------------------------------------------------------------------
@@ -881,25 +1018,65 @@
     return total ? (2 * common) / total : 0;
   }
 
+  // Words that carry no identity ("Add to cart" and "Add to wishlist" share only these and "add").
+  const STOP_WORDS = new Set(['a', 'an', 'the', 'to', 'of', 'for', 'and', 'or', 'in', 'on', 'at', 'by', 'with', 'your',
+    'my', 'our', 'you', 'is', 'it', 'this', 'that', 'me', 'us']);
+
+  // Shop copy that redesigns swap for one another, each mapped to one word ("Add to bag" is
+  // "Add to cart"; "Allow all" is "Accept all"). Plurals fold to the singular.
+  const SYNONYMS = new Map(Object.entries({
+    bag: 'cart', basket: 'cart', trolley: 'cart', allow: 'accept', agree: 'accept', ok: 'accept', got: 'accept',
+    proceed: 'continue', next: 'continue', checkout: 'checkout', purchase: 'buy', order: 'buy', pay: 'buy',
+    dismiss: 'close', cancel: 'close', later: 'close', thanks: 'close', find: 'search', email: 'email', mail: 'email',
+    remove: 'delete', discard: 'delete', qty: 'quantity', amount: 'quantity', increase: 'more', decrease: 'less',
+    signin: 'login', register: 'signup', subscribe: 'signup', shipping: 'delivery', postage: 'delivery',
+  }));
+
+  function canonicalWord(w) {
+    const singular = w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w;
+    return SYNONYMS.get(w) || SYNONYMS.get(singular) || singular;
+  }
+
+  function wordSet(s) {
+    return new Set(stableText(s).toLowerCase().split(' ').filter((w) => w && !STOP_WORDS.has(w)).map(canonicalWord));
+  }
+
+  /** Text likeness: character bigrams (typos, plurals) or shared words (copy reworded around its key word), the better. */
+  function textLikeness(a, b) {
+    const x = wordSet(a); const y = wordSet(b);
+    if (!x.size || !y.size) return textSimilarity(a, b);
+    const dice = textSimilarity([...x].join(' '), [...y].join(' '));
+    let common = 0;
+    for (const w of x) if (y.has(w)) common++;
+    const jaccard = common / (x.size + y.size - common);
+    const containment = common / Math.min(x.size, y.size);
+    return Math.max(dice, (jaccard + containment) / 2);
+  }
+
   function setSimilarity(a, b) {
-    const x = new Set(collapse(a).split(' ').filter(Boolean));
-    const y = new Set(collapse(b).split(' ').filter(Boolean));
+    const x = new Set(Array.isArray(a) ? a : collapse(a).split(' ').filter(Boolean));
+    const y = new Set(Array.isArray(b) ? b : collapse(b).split(' ').filter(Boolean));
     if (!x.size && !y.size) return 1;
     let common = 0;
     for (const v of x) if (y.has(v)) common++;
     return common / (x.size + y.size - common);
   }
 
-  function attrsSimilarity(a, b) {
-    const keys = new Set([...Object.keys(a || {}), ...Object.keys(b || {})]);
-    if (!keys.size) return 1;
+  /** Attribute values compared loosely: case and separators ignored (fullName = full_name). */
+  function valueLikeness(a, b) {
+    // Separators only matter between words: "-1" and "1" stay apart.
+    const norm = (v) => (/\p{L}/u.test(v) ? String(v).toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '') : String(v));
+    if (norm(a) === norm(b)) return 1;
+    return 0.5 * textSimilarity(a, b);
+  }
+
+  /** The captured attributes (id and class aside) as found on the live element, averaged. */
+  function attrsLikeness(captured, live) {
+    const keys = Object.keys(captured || {}).filter((k) => k !== 'id' && k !== 'class');
+    if (!keys.length) return null;
     let sum = 0;
-    for (const k of keys) {
-      if (!(k in a) || !(k in b)) continue;
-      if (k === 'class') sum += setSimilarity(a[k], b[k]);
-      else sum += a[k] === b[k] ? 1 : 0.5 * textSimilarity(a[k], b[k]);
-    }
-    return sum / keys.size;
+    for (const k of keys) if (k in live) sum += valueLikeness(captured[k], live[k]);
+    return sum / keys.length;
   }
 
   function summarySimilarity(x, y) {
@@ -931,40 +1108,192 @@
     return Math.max(0, 1 - d / 400);
   }
 
-  /** Weighted similarity in [0, 1] of a live element to a captured fingerprint. */
-  function similarity(fp, el) {
-    if (el.localName !== fp.tag) return 0;
+  const CLICKABLE_TAGS = new Set(['a', 'button', 'label', 'summary']);
+
+  /** 1 for the same tag, less for another tag in the same role (a textarea become an input) or
+   * another clickable (a button become a label around a radio), 0 for anything else. */
+  function tagLikeness(fp, el) {
+    if (el.localName === fp.tag) return 1;
+    const role = roleOf(el) || '';
+    if (fp.role && role === fp.role) return 0.8;
+    const clickable = (tag, r) => CLICKABLE_TAGS.has(tag) || INTERACTIVE_ROLES.has(r);
+    return clickable(fp.tag, fp.role) && clickable(el.localName, role) && !FORM_FIELD_TAGS.has(el.localName) ? 0.5 : 0;
+  }
+
+  /** Whether an attribute names this element (for a radio or checkbox, `name` is its group's). */
+  function isIdentityAttr(fp, key) {
+    if (key === 'name' && (fp.role === 'radio' || fp.role === 'checkbox')) return false;
+    return IDENTITY_ATTRS.has(key) || (key.startsWith('data-') && key !== 'data-state');
+  }
+
+  /** The identifiers of the captured element (id, id prefix, naming attributes, option set,
+   * data attribute names) and how many of them the live element shares exactly: [shared, total]. */
+  function identityMatches(fp, now) {
+    const a = fp.attrs || {};
+    let shared = 0; let total = 0;
+    const check = (present, equal) => { if (present) { total++; if (equal) shared++; } };
+    check(!!a.id, a.id === now.attrs.id);
+    check(!!fp.idPrefix && fp.idPrefix.length >= 3 && !a.id, fp.idPrefix === now.idPrefix);
+    for (const k of Object.keys(a)) {
+      if (isIdentityAttr(fp, k)) check(true, k in now.attrs && valueLikeness(a[k], now.attrs[k]) === 1);
+    }
+    check((fp.options || []).length >= 2, setSimilarity(fp.options || [], now.options) >= 0.6);
+    check((fp.dataNames || []).length > 0, setSimilarity(fp.dataNames || [], now.dataNames) === 1);
+    check((fp.childData || []).length > 0, setSimilarity(fp.childData || [], now.childData) === 1);
+    return [shared, total];
+  }
+
+  /** Identifiers the live element shares exactly with the captured one (beyond its text). */
+  function sharesIdentity(fp, now) {
+    return identityMatches(fp, now)[0] > 0;
+  }
+
+  /** The text an element is known by: its accessible name, else its visible text. */
+  function knownText(fp) {
+    return stableText(fp.name) ? fp.name : fp.text || '';
+  }
+
+  /** Feature by feature likeness of a live element to a captured fingerprint (null: not comparable). */
+  function likenessParts(fp, el) {
+    const tag = tagLikeness(fp, el);
+    if (!tag) return null;
     const now = fingerprint(el);
-    const capturedText = fp.text || fp.name || '';
-    const text = textSimilarity(capturedText, now.text || now.name || '');
-    const parts = {
-      text,
-      attrs: attrsSimilarity(fp.attrs || {}, now.attrs),
-      ancestors: ancestorsSimilarity(fp.ancestors || [], now.ancestors),
-      siblings: textSimilarity(fp.siblingText || '', now.siblingText),
-      role: (fp.role || '') === now.role ? 1 : 0,
-      position: positionSimilarity(fp.rect, now.rect),
+    const capturedText = knownText(fp);
+    const has = (list) => Array.isArray(list) && list.length > 0;
+    const numbers = (s) => collapse(s).split(' ').filter((w) => /^\d+([.,]\d+)?$/.test(w));
+    const capturedNumbers = numbers(fp.text || fp.name);
+    const [shared, identities] = identityMatches(fp, now);
+    return {
+      now,
+      parts: {
+        tag,
+        identity: identities ? shared / identities : null,
+        text: stableText(capturedText) ? textLikeness(capturedText, knownText(now)) : null,
+        numbers: capturedNumbers.length ? setSimilarity(capturedNumbers, numbers(now.text || now.name)) : null,
+        id: fp.attrs && fp.attrs.id ? Number(fp.attrs.id === now.attrs.id) : null,
+        attrs: attrsLikeness(fp.attrs, now.attrs),
+        options: has(fp.options) ? setSimilarity(fp.options, now.options) : null,
+        idPrefix: fp.idPrefix ? (fp.idPrefix === now.idPrefix ? 1 : 0.5 * textSimilarity(fp.idPrefix, now.idPrefix)) : null,
+        context: fp.context ? textLikeness(fp.context, now.context) : null,
+        role: fp.role ? Number(fp.role === now.role) : null,
+        classes: has(fp.classStems) || (fp.attrs && fp.attrs.class)
+          ? setSimilarity([...(fp.classStems || []), ...collapse(fp.attrs && fp.attrs.class).split(' ').filter(Boolean)],
+            [...now.classStems, ...collapse(now.attrs.class).split(' ').filter(Boolean)])
+          : null,
+        dataNames: has(fp.dataNames) ? setSimilarity(fp.dataNames, now.dataNames) : null,
+        childData: has(fp.childData) ? setSimilarity(fp.childData, now.childData) : null,
+        ancestors: ancestorsSimilarity(fp.ancestors || [], now.ancestors),
+        siblings: fp.siblingText ? textSimilarity(fp.siblingText, now.siblingText) : null,
+        position: positionSimilarity(fp.rect, now.rect),
+      },
     };
+  }
+
+  /** Weighted likeness in [0, 1] of a live element to a captured fingerprint, feature by feature.
+   * Gated (the default): an element whose text is unlike the captured one scores no more than
+   * that text likeness unless an identifier ties them (reworded copy on another element). */
+  function similarity(fp, el, gated = true) {
+    const found = likenessParts(fp, el);
+    if (!found) return 0;
+    const { now, parts } = found;
     let sum = 0; let weight = 0;
     for (const [k, w] of Object.entries(FP_WEIGHTS)) {
-      if (parts[k] === null) continue;
+      if (parts[k] === null || parts[k] === undefined) continue;
       sum += w * parts[k];
       weight += w;
     }
     const score = weight ? sum / weight : 0;
-    return stableText(capturedText) && text < TEXT_GATE ? Math.min(score, text) : score;
+    // Reworded copy is only the same element when something that names it stayed.
+    return gated && parts.text !== null && parts.text < TEXT_GATE && !sharesIdentity(fp, now) ? Math.min(score, parts.text) : score;
   }
 
+  /** Why an element scores what it does against a fingerprint: the features and the total (for debugging). */
+  function explain(fp, el) {
+    const found = likenessParts(fp, el);
+    if (!found) return { similarity: 0 };
+    return { similarity: similarity(fp, el), identity: sharesIdentity(fp, found.now), ...found.parts };
+  }
+
+  function related(a, b) {
+    return a.contains(b) || b.contains(a);
+  }
+
+  /**
+   * The live element the look-alike recorded beside the target at capture (`decoy`) has
+   * become: the one most like it, if that one is more like the look-alike than the target.
+   * It is not the target, whatever its score.
+   */
+  function decoyOf(fp, pool) {
+    if (!fp.decoy) return null;
+    let best = null; let bestScore = RIVAL_MIN_SIMILARITY;
+    for (const [, el] of pool) {
+      const s = similarity(fp.decoy, el);
+      if (s > bestScore) { best = el; bestScore = s; }
+    }
+    const entry = best && pool.find(([, el]) => el === best);
+    return entry && bestScore >= entry[0] ? best : null;
+  }
+
+  /**
+   * The live element most like the fingerprint, or null (a wrong element is worse than none):
+   * null below the bar and when an unrelated runner-up comes too close (two look-alike
+   * buttons); the recorded look-alike's successor is never picked.
+   */
   function relocate(fp, root) {
     const hidden = makeHiddenCheck();
-    let best = null; let bestScore = 0; let second = 0;
+    const scored = [];
     for (const el of allElements(root)) {
-      if (el.localName !== fp.tag || hidden(el)) continue;
+      if (!tagLikeness(fp, el) || hidden(el)) continue;
       const s = similarity(fp, el);
-      if (s > bestScore) { second = bestScore; bestScore = s; best = el; } else if (s > second) second = s;
+      if (s >= RIVAL_MIN_SIMILARITY) scored.push([s, el]);
     }
-    if (!best || bestScore < RELOCATE_MIN_SIMILARITY || bestScore - second < RELOCATE_MIN_MARGIN) return null;
-    return best;
+    scored.sort((x, y) => y[0] - x[0]);
+    const decoy = decoyOf(fp, scored);
+    const ranked = scored.filter(([, el]) => el !== decoy);
+    if (!ranked.length) return null;
+    const [bestScore, best] = ranked[0];
+    const rival = ranked.find(([, el]) => el !== best && !related(el, best));
+    const margin = bestScore - (rival ? rival[0] : 0);
+    const sure = bestScore >= RELOCATE_MIN_SIMILARITY && margin >= RELOCATE_MIN_MARGIN;
+    const clearWinner = bestScore >= CLEAR_WINNER_MIN_SIMILARITY && margin >= CLEAR_WINNER_MIN_MARGIN;
+    return sure || clearWinner ? best : null;
+  }
+
+  /** The element on the page, other than the target and its own ancestors and descendants,
+   * that looks most like it: recorded so that relocation can tell the two apart later. */
+  function lookAlike(target, fp) {
+    const hidden = makeHiddenCheck();
+    let best = null; let bestScore = DECOY_MIN_SIMILARITY;
+    for (const el of allElements(target.getRootNode())) {
+      if (el === target || related(el, target) || !tagLikeness(fp, el) || hidden(el)) continue;
+      const s = similarity(fp, el);
+      if (s > bestScore) { best = el; bestScore = s; }
+    }
+    return best ? fingerprint(best) : null;
+  }
+
+  // How far replay trusts a candidate's single match (see resolve).
+  const SEMANTIC = 'semantic';
+  const STRUCTURAL = 'structural';
+  const POSITIONAL = 'positional';
+
+  /** Semantic kinds name the element; a CSS or XPath over classes and attributes describes where it
+   * sits; positions (nth-of-type, [k], nth=) only count. */
+  function trustOf(c) {
+    const positional = / >> nth=\d+$/.test(c.selector) || /:nth-(of-type|child)\(/.test(c.selector)
+      || /\[\d+\]/.test(c.selector) || c.kind === 'nth';
+    if (positional) return POSITIONAL;
+    if (TRUSTED_KINDS.has(c.kind) && !/^role=[a-z-]+$/.test(c.selector)) return SEMANTIC;
+    return STRUCTURAL;
+  }
+
+  /** Whether a candidate's single match resembles the captured element enough for its trust:
+   * semantic kinds need little, structural ones as much as a relocation (their copy may change),
+   * positional ones that and like text too; neither may be the recorded look-alike. */
+  function checksOut(fp, el, trust) {
+    if (trust === SEMANTIC) return similarity(fp, el) >= TRUSTED_MATCH_MIN_SIMILARITY;
+    const score = similarity(fp, el, trust === POSITIONAL);
+    return score >= WEAK_MATCH_MIN_SIMILARITY && !(fp.decoy && similarity(fp.decoy, el, trust === POSITIONAL) > score);
   }
 
   /** The element replay would pick: the first unique candidate that checks out, else the fingerprint. */
@@ -983,13 +1312,12 @@
       }
       // A hidden match cannot be clicked; a later candidate may find the visible twin.
       if (matches.length !== 1 || hidden(matches[0])) continue;
-      const weak = !STRONG_KINDS.has(c.kind) || / >> nth=\d+$/.test(c.selector);
-      if (fp && weak && similarity(fp, matches[0]) < WEAK_MATCH_MIN_SIMILARITY) continue;
+      if (fp && !checksOut(fp, matches[0], trustOf(c))) continue;
       return matches[0];
     }
     return fp ? relocate(fp, scope) : null;
   }
 
   // similarity(fingerprint, element) in [0, 1]: how replay judges correctness where there is no ground truth.
-  globalThis.codesightSelectors = { generate, query, resolve, similarity, version: 1 };
+  globalThis.codesightSelectors = { generate, query, resolve, similarity, explain, version: 1 };
 })();

@@ -1,7 +1,9 @@
-// The recording session: numbers events (seq), keeps every one in storage until the server
-// acks it, and ships batches over the session's WebSocket (REST while the socket is down).
-// Its I/O is injected (a chrome.storage.local-like store, fetch, WebSocket, timers) so node
-// tests drive it with in-memory doubles of those same interfaces.
+// The recording session: numbers events (seq), keeps every one in durable storage until the
+// server acks it, and ships batches over the session's WebSocket (REST while the socket is
+// down). Its I/O is injected so node tests drive it with in-memory doubles of the same
+// interfaces: `storage` holds the session and its unacked events (IndexedDB in the
+// extension, idb_store.js), `flags` the `recording` flag content scripts watch
+// (chrome.storage.local), plus fetch, WebSocket and timers.
 
 import { apiUrl, backoffDelayMs, batchBody, isAck, settledSeqs, takeBatch, wsUrl } from './wire.js';
 
@@ -20,11 +22,13 @@ const FATAL_CLOSE_CODES = new Set([4403, 4404]);
 // HTTP statuses after which resending the same session's events cannot succeed.
 const FATAL_HTTP_STATUSES = new Set([401, 403, 404, 409]);
 const MODES = ['human', 'automated'];
+// Idempotency keys remembered (with the session, so across restarts) to spot a resent event.
+const RECENT_KEYS = 500;
 
 const queueKey = (seq) => `${QUEUE_PREFIX}${String(seq).padStart(12, '0')}`;
 
 export class Recorder {
-  #storage; #fetch; #WebSocket; #timers; #random; #onChange;
+  #storage; #flags; #fetch; #WebSocket; #timers; #random; #onChange;
   #session = null;
   #queue = new Map();
   #sizes = new Map();
@@ -43,8 +47,9 @@ export class Recorder {
   #lastError = null;
   #rejected = 0;
 
-  constructor({ storage, fetch, WebSocket, timers = globalThis, random = Math.random, onChange = () => {} }) {
+  constructor({ storage, flags = storage, fetch, WebSocket, timers = globalThis, random = Math.random, onChange = () => {} }) {
     this.#storage = storage;
+    this.#flags = flags;
     this.#fetch = fetch;
     this.#WebSocket = WebSocket;
     this.#timers = timers;
@@ -57,8 +62,24 @@ export class Recorder {
     const stored = await this.#storage.get(null);
     this.#session = stored[SESSION_KEY] || null;
     for (const key of Object.keys(stored).filter((k) => k.startsWith(QUEUE_PREFIX)).sort()) this.#enqueue(stored[key]);
+    // After a browser restart the flag may be stale either way; the stored session decides.
+    await this.#flags.set({ [RECORDING_KEY]: !!this.#session && !this.#session.paused });
     if (this.#session) this.#connect();
     this.#changed();
+  }
+
+  /**
+   * Move a session and queue left in `legacy` (chrome.storage.local, before the queue moved to
+   * IndexedDB) into this recorder's storage; call before restore().
+   */
+  async adoptLegacy(legacy) {
+    const old = await legacy.get(null);
+    const keys = Object.keys(old).filter((k) => k === SESSION_KEY || k.startsWith(QUEUE_PREFIX));
+    if (!keys.length) return 0;
+    const current = await this.#storage.get(SESSION_KEY);
+    if (!current[SESSION_KEY]) await this.#storage.set(Object.fromEntries(keys.map((k) => [k, old[k]])));
+    await legacy.remove(keys);
+    return keys.length;
   }
 
   /** Open a session on the server and start streaming to it; resolves to `{id, ws_url}`. */
@@ -75,7 +96,10 @@ export class Recorder {
     const opened = await this.#postJson(server, token, '/api/v1/sessions', body);
     if (!opened || typeof opened.id !== 'string') throw new Error(`startSession: the server answered without a session id: ${JSON.stringify(opened)}`);
     await this.#dropQueue();
-    this.#session = { server: server.replace(/\/+$/, ''), token, sessionId: opened.id, seq: 0, site, siteVersion: siteVersion || null, mode };
+    this.#session = {
+      server: server.replace(/\/+$/, ''), token, sessionId: opened.id, seq: 0, site, siteVersion: siteVersion || null, mode,
+      paused: false, counts: {}, startedAt: Date.now(),
+    };
     this.#lastAck = null;
     this.#failures = 0;
     this.#sendFailures = 0;
@@ -83,18 +107,32 @@ export class Recorder {
     this.#closing = false;
     this.#lastError = null;
     this.#rejected = 0;
-    await this.#storage.set({ [SESSION_KEY]: this.#session, [RECORDING_KEY]: true });
+    await this.#storage.set({ [SESSION_KEY]: this.#session });
+    await this.#flags.set({ [RECORDING_KEY]: true });
     this.#connect();
     this.#changed();
     return { id: opened.id, ws_url: opened.ws_url };
   }
 
-  /** Number and store one event; resolves to its seq, or null when nothing is recording. */
-  record(event) {
+  /**
+   * Number and store one event; resolves to its seq, or null when nothing is recording. With
+   * `key`, an event handed over again (a sender retrying after a worker restart) gets the seq
+   * it was stored under the first time instead of a second one.
+   */
+  record(event, { key = null } = {}) {
     return this.#locked(async () => {
-      if (!this.#session || this.#closing) return null;
+      if (!this.#session || this.#closing || this.#session.paused) return null;
+      const keys = this.#session.recentKeys || (this.#session.recentKeys = []);
+      const known = key ? keys.find(([k]) => k === key) : null;
+      if (known) return known[1];
       const seq = this.#session.seq;
       this.#session.seq = seq + 1;
+      if (key) {
+        keys.push([key, seq]);
+        if (keys.length > RECENT_KEYS) keys.splice(0, keys.length - RECENT_KEYS);
+      }
+      const counts = this.#session.counts || (this.#session.counts = {});
+      counts[event.type] = (counts[event.type] || 0) + 1;
       const stamped = { ...event, seq };
       // seq and event are persisted together: a restarted worker never reuses a seq.
       await this.#storage.set({ [SESSION_KEY]: this.#session, [queueKey(seq)]: stamped });
@@ -120,6 +158,41 @@ export class Recorder {
     });
   }
 
+  /** Stop capturing without ending the session; events already queued keep being sent. */
+  pause() {
+    return this.#setPaused(true);
+  }
+
+  resume() {
+    return this.#setPaused(false);
+  }
+
+  #setPaused(paused) {
+    return this.#locked(async () => {
+      if (!this.#session) throw new Error(`${paused ? 'pause' : 'resume'}: no session is recording`);
+      this.#session.paused = paused;
+      await this.#storage.set({ [SESSION_KEY]: this.#session });
+      await this.#flags.set({ [RECORDING_KEY]: !paused });
+      this.#changed();
+      return this.status();
+    });
+  }
+
+  /** Try to reach the server now instead of waiting out the backoff (an alarm, the network came back). */
+  kick() {
+    if (!this.#session || this.#fatal) return;
+    if (!this.#ws) {
+      if (this.#reconnectTimer) this.#timers.clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = null;
+      this.#connect();
+    }
+    if (this.#pauseTimer && !this.#inflight) {
+      this.#timers.clearTimeout(this.#pauseTimer);
+      this.#pauseTimer = null;
+    }
+    this.#pump();
+  }
+
   /**
    * Stop capturing, send everything, then complete the session on the server. `beforeFlush`
    * lets the caller finish work that still records events (screenshots being encoded).
@@ -127,7 +200,7 @@ export class Recorder {
   async stop({ timeoutMs = DEFAULT_FLUSH_TIMEOUT_MS, beforeFlush = async () => {} } = {}) {
     const session = this.#session;
     if (!session) throw new Error('stopSession: no session is recording');
-    await this.#storage.set({ [RECORDING_KEY]: false });
+    await this.#flags.set({ [RECORDING_KEY]: false });
     await beforeFlush();
     await this.#lock; // events already handed to record() are numbered and queued
     await this.flush({ timeoutMs });
@@ -149,7 +222,10 @@ export class Recorder {
     const s = this.#session;
     return {
       sessionId: s ? s.sessionId : null,
-      recording: !!s && !this.#closing,
+      recording: !!s && !this.#closing && !s.paused,
+      paused: !!s && !!s.paused,
+      offline: !!s && !this.#connected && (this.#failures > 0 || !!this.#fatal),
+      counts: s ? { ...(s.counts || {}) } : {},
       site: s ? s.site : null,
       mode: s ? s.mode : null,
       nextSeq: s ? s.seq : null,
@@ -204,7 +280,7 @@ export class Recorder {
     }
     this.#session = null;
     await this.#storage.remove([SESSION_KEY]);
-    await this.#storage.set({ [RECORDING_KEY]: false });
+    await this.#flags.set({ [RECORDING_KEY]: false });
     this.#changed();
   }
 
@@ -231,7 +307,8 @@ export class Recorder {
     socket.onopen = () => {
       if (this.#ws !== socket) return;
       this.#connected = true;
-      this.#failures = 0;
+      // The backoff resets on the first ack, not on open: a server that accepts the socket and
+      // drops it on every batch must not be retried at full speed forever.
       this.#changed();
       this.#pump();
     };
@@ -245,7 +322,10 @@ export class Recorder {
       if (this.#ws !== socket) return;
       this.#ws = null;
       this.#connected = false;
-      if (this.#inflight && this.#inflight.transport === 'websocket') this.#clearInflight();
+      if (this.#inflight && this.#inflight.transport === 'websocket') {
+        this.#clearInflight();
+        this.#lastError = `websocket closed with ${close.code} before its batch was acked${close.reason ? ` (${close.reason})` : ''}`;
+      }
       if (FATAL_CLOSE_CODES.has(close.code)) {
         this.#fail(`websocket closed with ${close.code}: ${close.reason || this.#lastError || 'session refused'}`);
         return;
@@ -358,6 +438,7 @@ export class Recorder {
   }
 
   #applyAck(ack) {
+    if (this.#inflight && this.#inflight.transport === 'websocket') this.#failures = 0;
     this.#clearInflight();
     const keys = [];
     for (const seq of settledSeqs(ack)) {

@@ -260,5 +260,72 @@ def validate(path: Path) -> None:
     sys.exit(1 if report.error_count else 0)
 
 
+@main.group()
+def bench() -> None:
+    """Benchmarks (selector lab)."""
+
+
+def _names(values: tuple[str, ...]) -> list[str]:
+    """Repeated and comma-separated option values as one list."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+@bench.command("selectors")
+@click.option(
+    "--sites",
+    "sites_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="a site folder or a folder of site folders (repeatable; default: settings.sites_dirs)",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write the JSON report here")
+@click.option("--conditions", multiple=True, help="page states, comma-separated or repeated (default: all registered)")
+@click.option("--viewports", multiple=True, help="viewports, comma-separated or repeated (default: all three)")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="parallel page states")
+def bench_selectors(
+    sites_dirs: tuple[Path, ...],
+    out: Path | None,
+    conditions: tuple[str, ...],
+    viewports: tuple[str, ...],
+    concurrency: int,
+) -> None:
+    """Generate selectors on every site's journey, replay them over the conditions matrix, compare with baselines."""
+    import json
+
+    from lab.bench import render_report, run_selector_bench
+    from lab.replay.conditions import VIEWPORTS, default_matrix, state_names
+
+    settings = get_settings()
+    try:
+        matrix = default_matrix(_names(viewports) or list(VIEWPORTS), _names(conditions) or state_names())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--conditions/--viewports") from exc
+    report = asyncio.run(run_selector_bench(list(sites_dirs) or settings.sites_dirs, matrix, concurrency=concurrency))
+    click.echo(render_report(report))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"\nreport written to {out}")
+    if report["counts"]["failed_sites"]:
+        raise click.ClickException(f"sites failed: {', '.join(report['counts']['failed_sites'])} (see above)")
+
+
+@main.command("fake-openai")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8800, type=int, show_default=True)
+@click.option(
+    "--phase-seconds", default=2.0, type=float, show_default=True, help="length of each fine-tuning job phase"
+)
+def fake_openai(host: str, port: int, phase_seconds: float) -> None:
+    """Serve a local OpenAI-compatible server (OpenAI and Azure paths) for demos and tests without a key.
+
+    Point CODESIGHT_OPENAI_BASE_URL at http://HOST:PORT/v1, or CODESIGHT_AZURE_ENDPOINT at http://HOST:PORT.
+    """
+    from lab.training.fake_openai import serve_forever
+
+    click.echo(f"fake OpenAI at http://{host}:{port}/v1 (Azure endpoint http://{host}:{port}); Ctrl-C stops it")
+    serve_forever(host, port, phase_seconds)
+
+
 if __name__ == "__main__":
     main()

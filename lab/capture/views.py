@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -195,3 +196,165 @@ async def training_jsonl(s: AsyncSession, session_id: uuid.UUID) -> str:
         )
     ).all()
     return "".join(json.dumps(r.body, separators=(",", ":")) + "\n" for r in rows)
+
+
+@dataclass
+class ShotView:
+    id: uuid.UUID
+    reason: str
+    frame: int | None = None
+    stable: bool | None = None
+    masked_boxes: int | None = None
+
+
+@dataclass
+class TimelineItem:
+    """One line of a session's timeline: what happened, where, and the screenshots taken for it."""
+
+    seq: int
+    type: str
+    t: datetime
+    url: str
+    title: str
+    detail: str = ""
+    shots: list[ShotView] = field(default_factory=list)
+    event_id: int | None = None
+    offset_s: float = 0.0
+
+
+def _target(payload: dict[str, Any]) -> str:
+    target = payload.get("target") or {}
+    text = str(target.get("text") or "").strip()
+    tag = str(target.get("tag") or "?")
+    return f"<{tag}> {text[:60]}".strip()
+
+
+def _field_name(payload: dict[str, Any]) -> str:
+    info = payload.get("field") or {}
+    return str(info.get("label") or info.get("name") or info.get("tag") or "a field")
+
+
+Described = tuple[str, str]
+
+
+def _page(e: Event) -> Described:
+    return f"Page: {e.payload.get('title') or e.url}", ""
+
+
+def _navigation(e: Event) -> Described:
+    from_url = e.payload.get("from_url")
+    return f"Navigation ({e.payload.get('kind', 'load')})", f"from {from_url}" if from_url else ""
+
+
+def _click(e: Event) -> Described:
+    return f"{'Double click' if e.type == 'dblclick' else 'Click'} {_target(e.payload)}", ""
+
+
+def _input(e: Event) -> Described:
+    value = e.payload.get("value") or ""
+    name = _field_name(e.payload)
+    verb = "Chose" if e.payload.get("trigger") == "select" else "Typed"
+    category = str((e.payload.get("field") or {}).get("category") or "")
+    return (f'{verb} "{value}" in {name}' if value else f"Cleared {name}"), category
+
+
+def _submit(e: Event) -> Described:
+    form = e.payload.get("form") or {}
+    fields = form.get("fields") or []
+    name = form.get("name") or form.get("id") or "form"
+    by = f" with “{e.payload['submitter']}”" if e.payload.get("submitter") else ""
+    detail = ", ".join(f"{f.get('label') or f.get('name') or f.get('tag')} ({f.get('category')})" for f in fields)
+    return f"Submitted {name} ({len(fields)} fields){by}", detail
+
+
+def _modal(e: Event) -> Described:
+    p = e.payload
+    title = f": {p['title']}" if p.get("title") else ""
+    if p.get("state") == "close":
+        return f"Modal closed ({p.get('kind')}){title}", f"open {(p.get('open_ms') or 0) / 1000:.1f} s"
+    return f"Modal opened ({p.get('kind')}){title}", " · ".join(p.get("buttons") or [])
+
+
+def _dwell(e: Event) -> Described:
+    ended = "then clicked" if e.payload.get("ended_by") == "click" else "then moved on"
+    return f"Hesitated {e.payload.get('duration_ms', 0) / 1000:.1f} s on {_target(e.payload)}", ended
+
+
+def _scroll(e: Event) -> Described:
+    depth, deepest = e.payload.get("depth_pct", 0), e.payload.get("max_depth_pct", 0)
+    return f"Scrolled {e.payload.get('direction') or ''} to {depth:.0f}%", f"deepest {deepest:.0f}%"
+
+
+def _key(e: Event) -> Described:
+    return f"Pressed {e.payload.get('key')}", _target(e.payload)
+
+
+def _visibility(e: Event) -> Described:
+    return f"Tab {e.payload.get('state')}", ""
+
+
+def _snapshot(e: Event) -> Described:
+    p = e.payload
+    size_kb = (p.get("blob_bytes") or p.get("size_bytes") or 0) / 1024
+    html_kb = (p.get("raw_chars") or 0) / 1024
+    return "DOM snapshot", f"{size_kb:.1f} kB gzip ({html_kb:.0f} kB HTML, {p.get('nodes') or 0} nodes)"
+
+
+def _audio(e: Event) -> Described:
+    return f"Audio {e.payload.get('duration_ms', 0) / 1000:.0f} s", f"segment {e.payload.get('segment', 0)}"
+
+
+# Screenshots are not lines of their own: they hang under the event they were taken for.
+DESCRIBERS: dict[str, Callable[[Event], Described]] = {
+    "page": _page,
+    "navigation": _navigation,
+    "click": _click,
+    "dblclick": _click,
+    "input": _input,
+    "submit": _submit,
+    "modal": _modal,
+    "dwell": _dwell,
+    "scroll": _scroll,
+    "key": _key,
+    "visibility": _visibility,
+    "snapshot": _snapshot,
+    "audio": _audio,
+}
+
+
+async def session_timeline(s: AsyncSession, session_id: uuid.UUID) -> list[TimelineItem]:
+    """Every event in order, each with the screenshots taken for it (bursts under their page)."""
+    events = (await s.exec(select(Event).where(Event.session_id == session_id).order_by(col(Event.seq)))).all()
+    shots = (await s.exec(select(Screenshot).where(Screenshot.session_id == session_id))).all()
+    shot_events = {e.id: e for e in events if e.type == "screenshot"}
+    by_owner: dict[int, list[ShotView]] = {}
+    for shot in shots:
+        shot_event = shot_events.get(shot.event_id)
+        payload = shot_event.payload if shot_event else {}
+        owner = shot.for_seq if shot.for_seq is not None else (shot_event.seq if shot_event else -1)
+        by_owner.setdefault(owner, []).append(
+            ShotView(shot.id, shot.reason, payload.get("frame"), payload.get("stable"), payload.get("masked_boxes"))
+        )
+    for owned in by_owner.values():
+        owned.sort(key=lambda v: (v.frame is None, v.frame or 0))
+    start = events[0].t if events else None
+    items: list[TimelineItem] = []
+    for event in events:
+        describe = DESCRIBERS.get(event.type)
+        if describe is None:
+            continue
+        title, detail = describe(event)
+        items.append(
+            TimelineItem(
+                seq=event.seq,
+                type=event.type,
+                t=event.t,
+                url=event.url,
+                title=title,
+                detail=detail,
+                shots=by_owner.get(event.seq, []),
+                event_id=event.id,
+                offset_s=(event.t - start).total_seconds() if start else 0.0,
+            )
+        )
+    return items

@@ -3,6 +3,10 @@
 One schema for REST and WebSocket. A batch is validated event by event so that
 one bad event never costs the valid ones beside it; errors name the field as
 ``events[<index>].<path>``.
+
+Version 1 grows additively: new event types and new optional fields only, so every
+payload an older extension sent still validates (tests/fixtures/sessions hold real ones).
+Values are masked in the browser (extension/privacy.js) before they get here.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ WIRE_VERSION = 1
 
 # Largest accepted screenshot data URL: a 1440x900 WebP at quality 0.8 is ~150 kB.
 MAX_IMAGE_DATA_URL_CHARS = 8_000_000
+# Largest accepted DOM snapshot (gzip, base64): a typical shop page is 10-60 kB compressed.
+MAX_SNAPSHOT_DATA_URL_CHARS = 8_000_000
+# Largest accepted audio segment (WebM/Opus, base64): 30 s at 24 kbit/s is ~120 kB.
+MAX_AUDIO_DATA_URL_CHARS = 8_000_000
 
 
 class WireModel(BaseModel):
@@ -40,12 +48,48 @@ class ElementSummary(WireModel):
     role: str | None = None
 
 
+FieldCategory = Literal[
+    "password",
+    "hidden",
+    "file",
+    "payment",
+    "email",
+    "phone",
+    "name",
+    "address",
+    "personal",
+    "search",
+    "number",
+    "choice",
+    "text",
+]
+
+
 class FieldSummary(WireModel):
     tag: str = ""
     type: str | None = None
     name: str | None = None
     autocomplete: str | None = None
     label: str | None = None
+    category: FieldCategory | None = Field(default=None, description="what kind of data it holds (privacy.js)")
+    sensitive: bool | None = None
+    required: bool | None = None
+
+
+class FormSummary(WireModel):
+    """A form's metadata: where it goes and what it asks for, never what was typed."""
+
+    id: str | None = None
+    name: str | None = None
+    action: str | None = None
+    method: str = "get"
+    fields: list[FieldSummary] = Field(default_factory=list)
+    submit: str | None = None
+
+
+class ProductRegion(WireModel):
+    name: str
+    price: str
 
 
 class PageStructure(WireModel):
@@ -53,6 +97,8 @@ class PageStructure(WireModel):
     landmarks: list[str] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict)
     outline: str = ""
+    forms: list[FormSummary] = Field(default_factory=list)
+    products: list[ProductRegion] = Field(default_factory=list)
 
 
 class EventBase(WireModel):
@@ -76,17 +122,83 @@ class ClickEvent(EventBase):
     y: float | None = None
 
 
+class DoubleClickEvent(EventBase):
+    type: Literal["dblclick"]
+    target: ElementSummary
+    selectors: SelectorRecord
+    x: float | None = None
+    y: float | None = None
+
+
 class InputEvent(EventBase):
     type: Literal["input"]
     selectors: SelectorRecord
     field: FieldSummary
     value: str = Field(default="", max_length=2000, description="already masked in the browser")
+    trigger: Literal["input", "change", "select"] | None = Field(
+        default=None, description="typing settled, the field changed (blur, checkbox), or a <select> choice"
+    )
+
+
+class SubmitEvent(EventBase):
+    type: Literal["submit"]
+    form: FormSummary
+    selectors: SelectorRecord | None = None
+    submitter: str | None = Field(default=None, max_length=200)
 
 
 class NavigationEvent(EventBase):
     type: Literal["navigation"]
     from_url: str | None = None
-    kind: Literal["load", "history", "hash"] = "load"
+    kind: Literal["load", "reload", "back_forward", "history", "push", "replace", "pop", "navigate", "hash"] = "load"
+
+
+class ScrollEvent(EventBase):
+    type: Literal["scroll"]
+    y: int
+    x: int = 0
+    direction: Literal["up", "down"] | None = None
+    depth_pct: float = Field(ge=0, le=100, description="bottom of the viewport as a share of the page height")
+    max_depth_pct: float = Field(default=0, ge=0, le=100, description="deepest so far on this page")
+    page_height: int | None = Field(default=None, ge=0)
+    viewport_h: int | None = Field(default=None, ge=0)
+
+
+class DwellEvent(EventBase):
+    """The pointer rested on an interactive element (hesitation) before leaving or clicking it."""
+
+    type: Literal["dwell"]
+    target: ElementSummary
+    selectors: SelectorRecord | None = None
+    duration_ms: int = Field(ge=0)
+    ended_by: Literal["leave", "click"] = "leave"
+
+
+class KeyEvent(EventBase):
+    type: Literal["key"]
+    key: Literal["Enter", "Escape", "Tab"]
+    modifiers: list[Literal["shift", "ctrl", "alt", "meta"]] = Field(default_factory=list)
+    target: ElementSummary = Field(default_factory=ElementSummary)
+    field: FieldSummary | None = None
+    selectors: SelectorRecord | None = None
+
+
+class VisibilityEvent(EventBase):
+    type: Literal["visibility"]
+    state: Literal["visible", "hidden"]
+
+
+class ModalEvent(EventBase):
+    type: Literal["modal"]
+    state: Literal["open", "close"]
+    modal_id: int = Field(ge=0, description="pairs an open with its close within one page")
+    kind: Literal["dialog", "aria", "cookie", "overlay"]
+    title: str = Field(default="", max_length=500)
+    text: str = Field(default="", max_length=2000)
+    buttons: list[str] = Field(default_factory=list)
+    fields: int = Field(default=0, ge=0)
+    selectors: SelectorRecord | None = None
+    open_ms: int | None = Field(default=None, ge=0)
 
 
 class ScreenshotEvent(EventBase):
@@ -100,13 +212,70 @@ class ScreenshotEvent(EventBase):
     )
     width: int = Field(gt=0)
     height: int = Field(gt=0)
+    burst: int | None = Field(default=None, ge=0, description="seq of the page whose navigation burst this frame is")
+    frame: int | None = Field(default=None, ge=0, description="index among the burst's kept frames")
+    stable: bool | None = Field(default=None, description="the frame from which the page stopped changing")
+    dhash: str | None = Field(default=None, pattern=r"^[0-9a-f]{16,256}$", description="perceptual hash (hex)")
+    masked_boxes: int | None = Field(default=None, ge=0, description="boxes of personal data painted over")
+
+
+class SnapshotEvent(EventBase):
+    """The page's DOM, serialized with form values masked, gzip-compressed: replay's stored snapshot."""
+
+    type: Literal["snapshot"]
+    for_seq: int | None = Field(default=None, ge=0, description="seq of the page event it belongs to")
+    data: str = Field(pattern=r"^data:application/gzip;base64,", max_length=MAX_SNAPSHOT_DATA_URL_CHARS)
+    raw_chars: int | None = Field(default=None, ge=0)
+    size_bytes: int | None = Field(default=None, ge=0)
+    nodes: int | None = Field(default=None, ge=0)
+    truncated: bool = False
+
+
+class AudioEvent(EventBase):
+    """One standalone WebM/Opus segment of the participant's microphone (only when they turned audio on)."""
+
+    type: Literal["audio"]
+    data: str = Field(pattern=r"^data:audio/webm(;codecs=opus)?;base64,", max_length=MAX_AUDIO_DATA_URL_CHARS)
+    mime: str = "audio/webm;codecs=opus"
+    duration_ms: int = Field(ge=0)
+    segment: int = Field(ge=0)
 
 
 WireEvent = Annotated[
-    PageEvent | ClickEvent | InputEvent | NavigationEvent | ScreenshotEvent,
+    PageEvent
+    | ClickEvent
+    | DoubleClickEvent
+    | InputEvent
+    | SubmitEvent
+    | NavigationEvent
+    | ScrollEvent
+    | DwellEvent
+    | KeyEvent
+    | VisibilityEvent
+    | ModalEvent
+    | ScreenshotEvent
+    | SnapshotEvent
+    | AudioEvent,
     Field(discriminator="type"),
 ]
-EVENT_TYPES = ("page", "click", "input", "navigation", "screenshot")
+EVENT_TYPES = (
+    "page",
+    "click",
+    "dblclick",
+    "input",
+    "submit",
+    "navigation",
+    "scroll",
+    "dwell",
+    "key",
+    "visibility",
+    "modal",
+    "screenshot",
+    "snapshot",
+    "audio",
+)
+# Events whose binary payload (a data URL) goes to the blob store, not into the events table.
+BLOB_FIELDS: dict[str, str] = {"screenshot": "image", "snapshot": "data", "audio": "data"}
 
 _event_adapter: TypeAdapter[WireEvent] = TypeAdapter(WireEvent)
 

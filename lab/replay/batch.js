@@ -4,7 +4,10 @@
 // Ground truth: on fixture sites the target carries data-lab-id. Only this harness reads it;
 // the generator never does. Without it, the reference element is the one the fingerprint
 // alone resolves to (resolve with no candidates), so correctness is judged by the fingerprint.
-async ({ targets, settleMs }) => {
+//
+// Baseline selectors (other generators' output, for benchmarks) are evaluated here too, with
+// the same query engine, so they get the same reach into open shadow roots as ours.
+async ({ targets, settleMs, quietMs }) => {
   const api = globalThis.codesightSelectors;
   if (!api || typeof api.query !== "function" || typeof api.resolve !== "function") {
     throw new Error("globalThis.codesightSelectors is missing: generator.js was not injected into " + location.href);
@@ -33,14 +36,22 @@ async ({ targets, settleMs }) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   // Targets may be created by the page's own scripts after load: wait (bounded) until every
-  // expected target's reference element is attached, so a slow script is not mistaken for a broken selector.
-  const deadline = performance.now() + settleMs;
+  // expected target's reference element is attached, so a slow script is not mistaken for a
+  // broken selector. A page whose DOM stayed quiet for quietMs is done building: a target still
+  // missing then is not coming (this page state lacks what an earlier step built).
+  const started = performance.now();
+  const deadline = started + settleMs;
+  let lastMutation = started;
+  const observer = new MutationObserver(() => { lastMutation = performance.now(); });
+  observer.observe(document, { childList: true, subtree: true, attributes: true });
   while (document.readyState !== "complete" && performance.now() < deadline) await sleep(25);
   let refs = targets.map(references);
-  while (refs.some((r, i) => r.length === 0 && targets[i].expect_present) && performance.now() < deadline) {
-    await sleep(50);
+  const missing = () => refs.some((r, i) => r.length === 0 && targets[i].expect_present);
+  while (missing() && performance.now() < deadline && performance.now() - lastMutation < quietMs) {
+    await sleep(40);
     refs = targets.map(references);
   }
+  observer.disconnect();
 
   // A target that is attached but not rendered (closed dialog, nav hidden on phones) cannot be
   // clicked in this page state, so it counts as not found.
@@ -50,35 +61,45 @@ async ({ targets, settleMs }) => {
       : el.getClientRects().length > 0;
   const isTarget = (el, targetRefs) => el !== null && el !== undefined && targetRefs.includes(el);
 
+  const judge = (candidate, index, targetRefs) => {
+    let matches = [];
+    let error = null;
+    try {
+      matches = Array.from(api.query(candidate) ?? []);
+    } catch (e) {
+      error = String((e && e.message) || e);
+    }
+    return {
+      index,
+      matched_count: matches.length,
+      correct: matches.length === 1 && isTarget(matches[0], targetRefs),
+      error,
+    };
+  };
+
   return targets.map((target, t) => {
     const targetRefs = refs[t];
     // With ground truth an empty lookup means the target is not on the page; without it we cannot tell.
     const found = targetRefs.some(rendered) ? true : target.lab_id !== null ? false : null;
     const expectNothing = found !== true && !target.expect_present;
-    const candidates = target.candidates.map((candidate, index) => {
-      let matches = [];
-      let error = null;
-      try {
-        matches = Array.from(api.query(candidate) ?? []);
-      } catch (e) {
-        error = String((e && e.message) || e);
-      }
-      return {
-        index,
-        matched_count: matches.length,
-        correct: matches.length === 1 && isTarget(matches[0], targetRefs),
-        error,
-      };
-    });
+    const candidates = target.candidates.map((c, i) => judge(c, i, targetRefs));
+    const baselines = target.baselines.map((c, i) => judge(c, i, targetRefs));
     const resolved = api.resolve({ candidates: target.candidates, fingerprint: target.fingerprint });
-    const byFingerprint =
-      target.lab_id !== null ? api.resolve({ candidates: [], fingerprint: target.fingerprint }) : targetRefs[0] ?? null;
     const verdict = (el) => (expectNothing ? el === null || el === undefined : isTarget(el, targetRefs));
+    const pick = resolved === null || resolved === undefined ? "none" : isTarget(resolved, targetRefs) ? "target" : "other";
+    // Relocating by fingerprint alone scans the page, so it is done only when it can decide
+    // something: no candidate matched exactly one element, or none matched the target.
+    const fingerprintDecides = !candidates.some((c) => c.matched_count === 1) || (found === true && !candidates.some((c) => c.correct));
+    let fingerprintCorrect = null;
+    if (target.lab_id === null) fingerprintCorrect = verdict(targetRefs[0] ?? null);
+    else if (fingerprintDecides) fingerprintCorrect = verdict(api.resolve({ candidates: [], fingerprint: target.fingerprint }));
     return {
       target_found: found,
       resolved_correct: verdict(resolved),
-      fingerprint_correct: verdict(byFingerprint),
+      fingerprint_correct: fingerprintCorrect,
+      pick,
       candidates,
+      baselines,
     };
   });
 }

@@ -2,14 +2,17 @@
 
 Reads the session's clicks and their candidates, replays them over the matrix, writes one
 ReplayResult per (candidate, condition) and each candidate's reliability, and returns a
-plain summary for the session quality step.
+plain summary for the session quality step (per kind and per condition). Any registered
+state may be in the matrix (settings.replay_states): `next_version` loads the next version of
+a fixture site the session was recorded on; a state whose source a session lacks (no stored
+DOM snapshot, a real site with no next version) is skipped and listed, and writes no rows.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,8 @@ class ReplaySummary:
     kind_reliability: dict[str, KindReliability]
     results_written: int  # ReplayResult rows inserted or updated
     seconds: float  # engine time (browser work), without the database
+    condition_top1: dict[str, float | None] = field(default_factory=dict)  # top-1 rate per condition id
+    skipped: list[str] = field(default_factory=list)  # "condition url: reason" of page states not built
 
 
 def lab_id_of(payload: Mapping[str, Any]) -> str | None:
@@ -84,8 +89,12 @@ async def replay_session(
     *,
     browser: Browser | None = None,
     generator_path: Path | None = None,
+    sites_dirs: Iterable[Path] | None = None,
 ) -> ReplaySummary:
-    """Replay every click of a session over `matrix` and store results and reliabilities."""
+    """Replay every click of a session over `matrix` and store results and reliabilities.
+
+    A session recorded on a site folder found in `sites_dirs` (settings.sites_dirs by default)
+    is replayed on a freshly served copy of it."""
     async with db.session() as s:
         session = await s.get(Session, session_id)
         if session is None:
@@ -107,7 +116,7 @@ async def replay_session(
     for row in rows:
         candidates_by_event.setdefault(row.event_id, []).append(row)
 
-    async with url_mapper_for_site(site) as mapper:
+    async with url_mapper_for_site(site, sites_dirs) as mapper:
         targets = [
             ReplayTarget(
                 click_id=str(event.id),
@@ -115,6 +124,7 @@ async def replay_session(
                 candidates=candidates_of(event.payload, candidates_by_event[event.id]),
                 fingerprint=(event.payload.get("selectors") or {}).get("fingerprint") or {},
                 lab_id=lab_id_of(event.payload),
+                next_version_url=mapper.next_version(event.url),
             )
             for event in clicks
             if event.id is not None and event.id in candidates_by_event
@@ -166,6 +176,8 @@ async def replay_session(
         kind_reliability=kind_reliability(reliabilities, candidate_kinds(run.outcomes)),
         results_written=len(results),
         seconds=run.seconds,
+        condition_top1={c.id: top1_rate(o for o in run.outcomes if o.condition_id == c.id) for c in matrix},
+        skipped=[f"{s.condition_id} {s.page_url}: {s.reason}" for s in run.skipped],
     )
     log.info(
         "replay.session",

@@ -16,6 +16,28 @@ from lab.config import get_settings
 from lab.sites import discover_sites, serve_site
 
 
+def with_version(url: str, versions: Sequence[str], version: str) -> str | None:
+    """`url` with its first path segment that names one of `versions` replaced by `version`;
+    None when no segment names a version."""
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    at = next((i for i, s in enumerate(segments) if s in versions), None)
+    if at is None:
+        return None
+    segments[at] = version
+    return urlunsplit((parts.scheme, parts.netloc, "/".join(segments), parts.query, parts.fragment))
+
+
+def next_version_url(url: str, versions: Sequence[str]) -> str | None:
+    """The same page in the version after the one `url` is in; None for the last version or
+    when `url` names no version."""
+    segments = urlsplit(url).path.split("/")
+    current = next((s for s in segments if s in versions), None)
+    if current is None or versions.index(current) + 1 >= len(versions):
+        return None
+    return with_version(url, versions, versions[versions.index(current) + 1])
+
+
 class UrlMapper:
     """Maps recorded page URLs onto a live base URL; the identity when there is none."""
 
@@ -38,6 +60,12 @@ class UrlMapper:
         base = urlsplit(self.base_url)
         base_path = f"{base.path}/{path}"
         return urlunsplit((base.scheme, base.netloc, base_path, parts.query, parts.fragment))
+
+    def next_version(self, recorded_url: str) -> str | None:
+        """The mapped URL of the same page in the site's next version; None without one."""
+        if self.base_url is None:
+            return None
+        return next_version_url(self.map(recorded_url), self.versions)
 
 
 @asynccontextmanager

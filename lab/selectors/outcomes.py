@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 TargetState = Literal["present", "removed", "unreproduced", "unknown"]
+Pick = Literal["target", "other", "none"]
+"""What `resolve` returned in one page state: the target, another element, or nothing (abstained)."""
 """Where the click target stands in one replayed page state.
 
 present: the reference element is on the page (ground truth, or the fingerprint found it).
@@ -63,7 +65,11 @@ class TargetOutcome:
 
     `resolved_correct`: the element `resolve(record)` returned is the target (or it abstained
     when the target is removed). `fingerprint_correct`: the same for the fingerprint alone,
-    the fallback replay uses when no candidate is unique.
+    the fallback replay uses when no candidate is unique; None when it was not computed
+    because a candidate already matched the target alone (relocation scans the whole page).
+    `pick` says what resolve returned.
+    `baselines`: outcomes of other generators' selectors for the same target (benchmarks),
+    `kind` naming the generator.
     """
 
     click_id: str
@@ -71,5 +77,7 @@ class TargetOutcome:
     page_url: str
     target: TargetState
     resolved_correct: bool
-    fingerprint_correct: bool
+    fingerprint_correct: bool | None
     candidates: tuple[CandidateOutcome, ...]
+    pick: Pick = "none"
+    baselines: tuple[CandidateOutcome, ...] = ()

@@ -185,4 +185,96 @@ describe('Recorder', () => {
     const refused = setup({ handler: () => ({ status: 401, body: { detail: 'a participant token is required' } }) });
     await assert.rejects(start(refused.recorder), /POST \/api\/v1\/sessions: HTTP 401 .*participant token/);
   });
+
+  it('stores an event handed over twice (a sender retrying after a worker restart) once', async () => {
+    const storage = new MemoryStorage();
+    const before = setup({ storage });
+    await start(before.recorder);
+    assert.equal(await before.recorder.record(click(0), { key: 'page-a:1' }), 0);
+    const after = setup({ storage }); // the worker restarted before its answer reached the page
+    await after.recorder.restore();
+    assert.equal(await after.recorder.record(click(0), { key: 'page-a:1' }), 0);
+    assert.equal(await after.recorder.record(click(1), { key: 'page-a:2' }), 1);
+    assert.deepEqual(storage.queuedSeqs(), [0, 1]);
+    assert.deepEqual(after.recorder.status().counts, { click: 2 });
+  });
+
+  it('keeps the queue and the recording flag in separate stores', async () => {
+    const queue = new MemoryStorage();
+    const flags = new MemoryStorage();
+    const timers = new ManualTimers();
+    const recorder = new Recorder({ storage: queue, flags, fetch: fakeFetch(serverHandler).fetch, WebSocket: FakeWebSocket, timers, random: () => 1 });
+    await start(recorder);
+    await recorder.record(click(0));
+    assert.deepEqual(await flags.get(null), { recording: true });
+    assert.deepEqual(queue.queuedSeqs(), [0]);
+    assert.equal((await queue.get('recording')).recording, undefined);
+  });
+
+  it('pauses without ending the session: nothing is recorded, queued events still go', async () => {
+    const { recorder, storage } = setup();
+    await start(recorder);
+    const socket = FakeWebSocket.last;
+    autoAck(socket);
+    await recorder.record(click(0));
+    assert.deepEqual(plainStatus(await recorder.pause()), { paused: true, recording: false });
+    assert.equal((await storage.get('recording')).recording, false);
+    assert.equal(await recorder.record(click(1)), null);
+    socket.open();
+    await settle();
+    assert.equal(recorder.status().queued, 0);
+    await recorder.resume();
+    assert.equal(await recorder.record(click(2)), 1);
+    assert.deepEqual(recorder.status().counts, { click: 2 });
+  });
+
+  it('restores a paused session paused, and counts survive a restart', async () => {
+    const storage = new MemoryStorage();
+    const before = setup({ storage });
+    await start(before.recorder);
+    await before.recorder.record(click(0));
+    await before.recorder.pause();
+    const after = setup({ storage });
+    await after.recorder.restore();
+    assert.deepEqual(plainStatus(after.recorder.status()), { paused: true, recording: false });
+    assert.deepEqual(after.recorder.status().counts, { click: 1 });
+    assert.equal((await storage.get('recording')).recording, false);
+  });
+
+  it('adopts a session and queue left in chrome.storage by an older version', async () => {
+    const legacy = new MemoryStorage();
+    await legacy.set({ session: { server: SERVER, token: TOKEN, sessionId: 's-1', seq: 2, site: 'shop' }, 'q:000000000001': { ...click(1), seq: 1 }, popupPrefs: { site: 'shop' } });
+    const { recorder, storage } = setup();
+    assert.equal(await recorder.adoptLegacy(legacy), 2);
+    await recorder.restore();
+    assert.deepEqual({ queued: recorder.status().queued, nextSeq: recorder.status().nextSeq }, { queued: 1, nextSeq: 2 });
+    assert.deepEqual(Object.keys(await legacy.get(null)), ['popupPrefs']);
+    assert.deepEqual(storage.queuedSeqs(), [1]);
+  });
+
+  it('backs off, and says why, when the server drops every batch it is sent', async () => {
+    const broken = (request) => (request.url.endsWith('/events') ? { status: 503, body: { detail: 'down' } } : serverHandler(request));
+    const { recorder, timers } = setup({ handler: broken });
+    await start(recorder);
+    await recorder.record(click(0));
+    const delays = [];
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const socket = FakeWebSocket.last;
+      socket.open();
+      await settle();
+      socket.drop(1011);
+      const before = timers.now;
+      const count = FakeWebSocket.instances.length;
+      while (FakeWebSocket.instances.length === count) await timers.advance(50);
+      delays.push(timers.now - before);
+    }
+    assert.ok(delays[3] > delays[0] * 4, `reconnect delays did not grow: ${delays}`);
+    assert.match(recorder.status().lastError, /websocket closed with 1011 before its batch was acked|HTTP 503/);
+    assert.equal(recorder.status().offline, true);
+  });
 });
+
+function plainStatus(status) {
+  return { paused: status.paused, recording: status.recording };
+}
+

@@ -12,10 +12,13 @@ from litestar.response import Redirect, Template
 
 from lab.accounts import find_by_token
 from lab.capture import views
-from lab.db.models import Screenshot, Session, User
+from lab.db.models import Event, Screenshot, Session, User
 from lab.quality.review import record_review
 from web.auth import TOKEN_COOKIE, reader_guard, reviewer_guard
 from web.services import ServicesDep
+
+# What a stored event file is served as: snapshots as gzip (open in a browser after gunzip), audio to play.
+BLOB_MEDIA_TYPES = {"snapshot": "application/gzip", "audio": "audio/webm"}
 
 
 class DashboardController(Controller):
@@ -49,6 +52,7 @@ class DashboardController(Controller):
             row = await views.session_row(s, session)
             steps = await views.step_details(s, session_id)
             clicks = await views.session_clicks(s, session_id)
+            timeline = await views.session_timeline(s, session_id)
         conditions = sorted({c for click in clicks for cand in click.candidates for c in cand.conditions})
         return Template(
             "session.html",
@@ -57,6 +61,7 @@ class DashboardController(Controller):
                 "session": session,
                 "steps": steps,
                 "clicks": clicks,
+                "timeline": timeline,
                 "conditions": conditions,
                 "user": request.user,
             },
@@ -105,6 +110,18 @@ class DashboardController(Controller):
             raise NotFoundException(f"screenshot {screenshot_id} does not exist")
         data = await services.blobs.get(shot.blob_key)
         return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
+
+    @get("/events/{event_id:int}/blob")
+    async def event_blob(self, event_id: FromPath[int], services: ServicesDep) -> Response[bytes]:
+        """The stored file of a snapshot (gzip HTML) or audio (WebM) event."""
+        async with services.db.session() as s:
+            event = await s.get(Event, event_id)
+        key = event.payload.get("blob_key") if event is not None else None
+        if event is None or not isinstance(key, str) or event.type not in BLOB_MEDIA_TYPES:
+            raise NotFoundException(f"event {event_id} has no stored file")
+        data = await services.blobs.get(key)
+        headers = {"Cache-Control": "private, max-age=86400"}
+        return Response(data, media_type=BLOB_MEDIA_TYPES[event.type], headers=headers)
 
 
 class LoginController(Controller):
