@@ -30,6 +30,8 @@ IN_PAGE_SCRIPT = Path(__file__).with_name("baselines.js")
 BASELINE_NAMES = ("finder", "css-selector-generator", "absolute-xpath", "playwright")
 # Baselines in CSS or XPath are evaluated by the generator's query engine: prefix per name.
 ENGINE_PREFIX = {"finder": "css=", "css-selector-generator": "css=", "absolute-xpath": "xpath="}
+# Where a Playwright selector steps from a frame element into its document.
+ENTER_FRAME = "internal:control=enter-frame"
 
 
 class BaselineUnavailable(RuntimeError):
@@ -81,7 +83,10 @@ async def make_baselines(page: Page, frame: Frame, locator: Locator) -> tuple[Ca
     ]
     try:
         normalized = await locator.normalize()
-        selector, code = playwright_selector(normalized), str(normalized)
+        # A target in an iframe is replayed on the frame's own URL, as the extension records it,
+        # so its locator starts inside the frame, like every other generator's.
+        selector = playwright_selector(normalized).split(f" >> {ENTER_FRAME} >> ")[-1]
+        code = str(normalized).split(".content_frame.")[-1]
     except Exception as exc:  # no locator is a baseline failure, counted as such; keep why
         selector, code = "", f"normalize failed: {str(exc).splitlines()[0]}"
     if "data-lab-" in selector:  # the harness's ground truth must not leak into a baseline

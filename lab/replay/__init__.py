@@ -1,11 +1,13 @@
 """Replay: load recorded pages under a matrix of conditions and evaluate every selector candidate."""
 
 from lab.replay import conditions
-from lab.replay.conditions import ReplayCondition, default_matrix
+from lab.replay.conditions import ConditionUnavailable, PageSource, ReplayCondition, default_matrix, full_matrix
 from lab.replay.engine import ReplayEngine, ReplayError, ReplayRun, ReplayTarget, launch_browser, replay
 from lab.replay.run import ReplaySummary, replay_session
 
 __all__ = [
+    "ConditionUnavailable",
+    "PageSource",
     "ReplayCondition",
     "ReplayEngine",
     "ReplayError",
@@ -14,6 +16,7 @@ __all__ = [
     "ReplayTarget",
     "conditions",
     "default_matrix",
+    "full_matrix",
     "launch_browser",
     "replay",
     "replay_session",
