@@ -55,5 +55,9 @@ async def run_step(
                 await set_session_status(s, session_id, "failed")
         raise
     await record_step(db, session_id, step, "done", detail=detail)
+    if step == STEPS[-1]:
+        # Only after the last step's row says done, so a reader never sees a done session with a step running.
+        async with db.session() as s:
+            await set_session_status(s, session_id, "done")
     log.info("pipeline.step.done", session_id=str(session_id), step=step, attempt=state.attempts)
     return detail

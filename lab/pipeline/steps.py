@@ -31,7 +31,6 @@ from lab.pipeline.assemble import (
     session_facts,
 )
 from lab.pipeline.rows import SessionRows, load_session_rows
-from lab.pipeline.status import set_session_status
 from lab.quality.review import propose
 from lab.quality.score import grade_session
 from lab.quality.screenshots import screenshot_stats
@@ -168,7 +167,7 @@ async def training(
 async def archive(
     db: Database, blobs: BlobStore, session_id: uuid.UUID, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Write the session's encrypted archive to the blob store, record it, and mark the session done."""
+    """Write the session's encrypted archive to the blob store and record where it is."""
     settings = settings or get_settings()
     rows = await _rows(db, session_id)
     names = screenshot_member_names(rows)
@@ -185,7 +184,12 @@ async def archive(
     blob_key = archive_blob_key(session_id)
     await blobs.put(blob_key, data)
     async with db.session() as s:
-        await set_session_status(s, session_id, "done", archive_key=blob_key, archive_bytes=len(data))
+        session = await s.get(Session, session_id)
+        if session is None:
+            raise LookupError(f"session {session_id} disappeared while it was archived")
+        session.archive_key, session.archive_bytes = blob_key, len(data)
+        s.add(session)
+    # The session becomes 'done' in run_step, once this step's own row says done.
     return {"archive_key": blob_key, "size_bytes": len(data)}
 
 
