@@ -1288,8 +1288,9 @@
   }
 
   /** Whether a candidate's single match resembles the captured element enough for its trust:
-   * semantic kinds need little, structural ones as much as a relocation (their copy may change),
-   * positional ones that and like text too; neither may be the recorded look-alike. */
+   * semantic kinds need little; structural ones as much as a relocation, whatever their copy
+   * says now; positional ones the same with their copy judged too. Neither of the last two may
+   * be more like the recorded look-alike than like the target. */
   function checksOut(fp, el, trust) {
     if (trust === SEMANTIC) return similarity(fp, el) >= TRUSTED_MATCH_MIN_SIMILARITY;
     const score = similarity(fp, el, trust === POSITIONAL);
