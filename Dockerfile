@@ -13,7 +13,11 @@ COPY web web
 COPY extension extension
 COPY fixtures fixtures
 RUN pip install --no-cache-dir . \
- && mkdir -p web/static/vendor && cp node_modules/htmx.org/dist/htmx.min.js web/static/vendor/
-ENV CODESIGHT_CHROMIUM_PATH=/usr/bin/chromium CODESIGHT_LOG_JSON=true CODESIGHT_HOST=0.0.0.0
+ && mkdir -p web/static/vendor \
+ && cp node_modules/htmx.org/dist/htmx.min.js web/static/vendor/htmx.min.js \
+ && cp node_modules/htmx-ext-sse/dist/sse.min.js web/static/vendor/htmx-ext-sse.min.js \
+ && python -m lab.training.install_encodings --ranks node_modules/js-tiktoken/dist/ranks --out /app/.codesight/tiktoken
+ENV CODESIGHT_CHROMIUM_PATH=/usr/bin/chromium CODESIGHT_LOG_JSON=true CODESIGHT_HOST=0.0.0.0 \
+    CODESIGHT_TIKTOKEN_CACHE_DIR=/app/.codesight/tiktoken
 EXPOSE 8000
 CMD ["codesight", "up", "--no-workers"]

@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := chromium postgresql
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv npm run test lint typecheck test-js test-py bench clean
+.PHONY: setup apt venv npm tiktoken run test lint typecheck test-js test-py bench clean
 
-setup: apt venv npm web/static/vendor/htmx.min.js
+setup: apt venv npm tiktoken web/static/vendor/htmx.min.js web/static/vendor/htmx-ext-sse.min.js
 
 apt:
 	@missing=""; \
@@ -39,6 +39,17 @@ node_modules/.package-lock.json: package.json
 web/static/vendor/htmx.min.js: node_modules/.package-lock.json
 	@mkdir -p web/static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js web/static/vendor/htmx.min.js
+
+web/static/vendor/htmx-ext-sse.min.js: node_modules/.package-lock.json
+	@mkdir -p web/static/vendor
+	cp node_modules/htmx-ext-sse/dist/sse.min.js web/static/vendor/htmx-ext-sse.min.js
+
+# tiktoken's encoding files, converted from the js-tiktoken npm package (tokens count exactly offline).
+tiktoken: .codesight/tiktoken/.installed
+
+.codesight/tiktoken/.installed: node_modules/.package-lock.json $(STAMP)
+	$(PY) -m lab.training.install_encodings
+	@touch $@
 
 run: setup
 	$(VENV)/bin/codesight up

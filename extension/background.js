@@ -37,6 +37,8 @@ const SCOPE_KEY = 'scope'; // content.js
 const CONSENT_KEY = 'consent';
 const ECHOES_KEY = 'echoes';
 const AUDIO_KEY = 'audio';
+// What the session stopped last sent (the popup shows it once the session is gone): {id, status, counts, events, endedAt}.
+const LAST_SESSION_KEY = 'lastSession';
 // Messages content scripts also leave in chrome.storage.session (content.js deliver()).
 const OUTBOX_PREFIX = 'outbox:';
 const OUTBOX_GRACE_MS = 1000;
@@ -465,6 +467,8 @@ const api = {
     }).then(async (result) => {
       await chrome.storage.local.remove(SCOPE_KEY);
       scope = null;
+      const { id, status, counts, events } = result;
+      await chrome.storage.local.set({ [LAST_SESSION_KEY]: { id, status, counts, events, endedAt: Date.now() } });
       return result;
     });
   },

@@ -2,13 +2,15 @@
 // site for a human session; start, pause, resume, stop; live status and what was captured.
 // It talks to the service worker by message, like content scripts do.
 
+import { capturedText, lastSessionText } from './status_text.js';
+
 const PREFS_KEY = 'popupPrefs';
 const ALLOWLIST_KEY = 'allowlist';
 const CONSENT_KEY = 'consent'; // background.js
+const LAST_SESSION_KEY = 'lastSession'; // background.js
 const STATUS_POLL_MS = 1000;
 // Stopping waits for every event to be acked; a person waits this long at most.
 const STOP_TIMEOUT_MS = 20_000;
-const COUNT_LABELS = [['click', 'clicks'], ['input', 'fields'], ['page', 'pages'], ['screenshot', 'screenshots'], ['modal', 'modals'], ['submit', 'forms sent'], ['audio', 'audio clips']];
 
 const form = document.getElementById('settings');
 const field = (id) => document.getElementById(id);
@@ -71,8 +73,7 @@ function render(status) {
   field('queued').textContent = String(status.queued);
   field('last-ack').textContent = status.lastAck === null ? '–' : String(status.lastAck);
   field('connection').textContent = status.connected ? 'WebSocket' : status.transport === 'rest' ? 'REST fallback' : status.sessionId ? 'reconnecting…' : '–';
-  const counts = status.counts || {};
-  field('captured').textContent = COUNT_LABELS.filter(([type]) => counts[type]).map(([type, label]) => `${counts[type]} ${label}`).join(', ') || '–';
+  field('captured').textContent = capturedText(status.counts);
   field('start').disabled = !!status.sessionId;
   field('pause').disabled = !status.sessionId;
   field('pause').textContent = status.paused ? 'Resume' : 'Pause';
@@ -83,7 +84,11 @@ function render(status) {
 
 async function refresh() {
   try {
-    render(await ask('status'));
+    const [status, stored] = await Promise.all([ask('status'), chrome.storage.local.get(LAST_SESSION_KEY)]);
+    render(status);
+    const last = status.sessionId ? '' : lastSessionText(stored[LAST_SESSION_KEY]);
+    field('last-session').textContent = last;
+    field('last-session').hidden = !last;
   } catch (error) {
     showError(error);
   }

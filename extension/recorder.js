@@ -196,6 +196,7 @@ export class Recorder {
   /**
    * Stop capturing, send everything, then complete the session on the server. `beforeFlush`
    * lets the caller finish work that still records events (screenshots being encoded).
+   * Resolves to the server's status of the session and what it holds: `events` sent, `counts` by type.
    */
   async stop({ timeoutMs = DEFAULT_FLUSH_TIMEOUT_MS, beforeFlush = async () => {} } = {}) {
     const session = this.#session;
@@ -207,7 +208,9 @@ export class Recorder {
     this.#closing = true;
     const completed = await this.#postJson(session.server, session.token, `/api/v1/sessions/${session.sessionId}/complete`, {});
     await this.#forget();
-    return { id: session.sessionId, status: completed && completed.status, lastAck: this.#lastAck };
+    return {
+      id: session.sessionId, status: completed && completed.status, lastAck: this.#lastAck, events: session.seq, counts: { ...(session.counts || {}) },
+    };
   }
 
   /** Forget the local session and its unsent events without completing it on the server. */

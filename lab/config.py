@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -67,10 +68,24 @@ class Settings(BaseSettings):
     vision_model: str = Field(
         default="gpt-4o-mini", description="OpenAI model that reads intent from key screenshots (with openai_api_key)"
     )
+    tiktoken_cache_dir: Path = Field(
+        default=PROJECT_ROOT / ".codesight" / "tiktoken",
+        description="tiktoken's encoding files (written by `make setup`); tokens are approximated without them",
+    )
+    tiktoken_ranks_dir: Path = Field(
+        default=PROJECT_ROOT / "node_modules" / "js-tiktoken" / "dist" / "ranks",
+        description="js-tiktoken's ranks, which `python -m lab.training.install_encodings` converts",
+    )
 
     @property
     def blob_root(self) -> Path:
         return self.blob_dir or self.home / "blobs"
+
+
+def point_tiktoken_at(cache_dir: Path) -> None:
+    """Make tiktoken load encodings from `cache_dir`: it reads only TIKTOKEN_CACHE_DIR, and this is the one
+    module that touches the environment."""
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir)
 
 
 @lru_cache(maxsize=1)

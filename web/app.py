@@ -17,12 +17,15 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from web.api.analytics import AnalyticsController
 from web.api.sessions import SessionController
 from web.api.stream import session_stream
 from web.api.training import PredictController, TrainingController
 from web.auth import TokenAuthMiddleware
+from web.dashboard.analytics import AnalyticsPageController
 from web.dashboard.controller import DashboardController, LoginController
 from web.dashboard.trainer import TrainerController
+from web.live import LiveController, LiveHub, live_lifespan, provide_hub
 from web.services import Services
 
 WEB_ROOT = Path(__file__).resolve().parent
@@ -45,7 +48,8 @@ async def metrics() -> bytes:
 
 
 def _is_api(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path.startswith(("/api/", "/ws/", "/healthz", "/metrics"))
+    # /live/ streams too: an EventSource cannot follow a redirect to a sign-in page.
+    return request.url.path.startswith(("/api/", "/ws/", "/live/", "/healthz", "/metrics"))
 
 
 def on_unauthorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
@@ -69,7 +73,8 @@ def on_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response
 
 
 def create_app(services: Services) -> Litestar:
-    """The web app over already-built services (database, blob store, queue)."""
+    """The web app over already-built services (database, blob store, queue), with its live-status listener."""
+    hub = LiveHub()
     return Litestar(
         route_handlers=[
             SessionController,
@@ -79,13 +84,20 @@ def create_app(services: Services) -> Litestar:
             TrainingController,
             PredictController,
             TrainerController,
+            AnalyticsController,
+            AnalyticsPageController,
+            LiveController,
             healthz,
             metrics,
             create_static_files_router(path="/static", directories=[WEB_ROOT / "static"], include_in_schema=False),
         ],
-        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False),
+            "hub": Provide(provide_hub, sync_to_thread=False),
+        },
+        lifespan=[live_lifespan(services.db.url, hub)],
         middleware=[TokenAuthMiddleware()],
-        state=State({"services": services}),
+        state=State({"services": services, "live": hub}),
         template_config=TemplateConfig(directory=WEB_ROOT / "templates", engine=JinjaTemplateEngine),
         exception_handlers={
             NotAuthorizedException: on_unauthorized,

@@ -80,9 +80,11 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="interface to listen on (default 127.0.0.1)")
 @click.option("--port", default=None, type=int, help="port to listen on (default 8000)")
-@click.option("--workers/--no-workers", "run_worker", default=True, help="run a pipeline worker in-process")
+@click.option(
+    "--workers/--no-workers", "run_worker", default=True, help="run the pipeline and training workers in-process"
+)
 def up(host: str | None, port: int | None, run_worker: bool) -> None:
-    """Start Postgres (embedded unless CODESIGHT_DATABASE_URL), migrate, serve the app and a worker."""
+    """Start Postgres (embedded unless CODESIGHT_DATABASE_URL), migrate, serve the app and the workers."""
     settings = get_settings()
     asyncio.run(_up(settings, host or settings.host, port or settings.port, run_worker))
 
@@ -91,6 +93,7 @@ async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> Non
     from lab.db.migrate import migrate_async as migrate
     from web.app import create_app
     from web.server import make_server
+    from workers.app import run_workers
 
     async with database_url(settings) as url:
         await migrate(url)
@@ -100,12 +103,7 @@ async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> Non
             tasks: list[asyncio.Task[Any]] = [asyncio.create_task(server.serve(), name="web")]
             if run_worker:
                 tasks.append(
-                    asyncio.create_task(
-                        services.queue.run_worker_async(
-                            queues=["pipeline"], concurrency=settings.worker_concurrency, install_signal_handlers=False
-                        ),
-                        name="worker",
-                    )
+                    asyncio.create_task(run_workers(services.queue, settings.worker_concurrency), name="worker")
                 )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -133,13 +131,30 @@ async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> Non
 
 
 @main.command()
-def worker() -> None:
-    """Run a pipeline worker alone (scale out by starting several)."""
+@click.option(
+    "--queues",
+    default="pipeline,training",
+    show_default=True,
+    help="comma-separated queues, one worker each (sessions: pipeline; fine-tuning runs: training)",
+)
+def worker(queues: str) -> None:
+    """Run workers alone (scale out by starting several); Ctrl-C or SIGTERM stops them."""
+    from workers.app import QUEUES, run_workers
+
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(QUEUES))
+    if unknown or not names:
+        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown) or '(none)'}; use {', '.join(QUEUES)}")
     settings = get_settings()
 
     async def run() -> None:
         async with database_url(settings, start_embedded=False) as url, services_for(settings, url) as services:
-            await services.queue.run_worker_async(queues=["pipeline"], concurrency=settings.worker_concurrency)
+            workers = asyncio.create_task(run_workers(services.queue, settings.worker_concurrency, names))
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, workers.cancel)
+            with contextlib.suppress(asyncio.CancelledError):
+                await workers
 
     asyncio.run(run())
 
@@ -251,13 +266,22 @@ def serve_site(site_dir: Path, host: str, port: int) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def validate(path: Path) -> None:
+@click.option("--provider", default=None, help="openai, azure or compatible (default: CODESIGHT_FT_PROVIDER)")
+@click.option("--model", default=None, help="base model to check against (default: CODESIGHT_FT_MODEL)")
+def validate(path: Path, provider: str | None, model: str | None) -> None:
     """Validate a chat-format JSONL file as the fine-tuning API would; non-zero exit on errors."""
-    from lab.training.validate import validate_jsonl_text
+    from lab.training.file_check import check_file
+    from lab.training.limits import limits_for
 
-    report = validate_jsonl_text(path.read_text(encoding="utf-8"))
-    click.echo(report.render())
-    sys.exit(1 if report.error_count else 0)
+    settings = get_settings()
+    provider = provider or settings.ft_provider
+    try:
+        limits_for(provider)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--provider") from None
+    check = check_file(path.read_text(encoding="utf-8"), provider, model or settings.ft_model)
+    click.echo(check.render())
+    sys.exit(0 if check.ok else 1)
 
 
 @main.group()

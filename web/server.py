@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Generator
 from contextlib import contextmanager
 
 import uvicorn
 from litestar import Litestar
 
+from web.live import LiveHub
+
 
 class InProcessServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to its caller (`codesight up`, tests)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Uvicorn waits for open responses before the app's lifespan shutdown; live streams never
+        # finish on their own, so end them first.
+        app = self.config.app
+        hub = app.state.get("live") if isinstance(app, Litestar) else None
+        if isinstance(hub, LiveHub):
+            hub.close()
+        await super().shutdown(sockets)
 
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:

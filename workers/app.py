@@ -6,7 +6,8 @@ at its database with `create_app` (for its lifetime) or `open_app` (for a block,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from procrastinate import App, PsycopgConnector
@@ -16,6 +17,11 @@ from lab.db.embedded import database_url
 from lab.db.engine import plain_url
 
 PIPELINE_QUEUE = "pipeline"
+# Fine-tuning runs (upload, follow a job for hours, evaluate) wait on a provider: their own queue and
+# worker, so they never hold a slot a session's pipeline needs.
+TRAINING_QUEUE = "training"
+QUEUES = (PIPELINE_QUEUE, TRAINING_QUEUE)
+TRAINING_CONCURRENCY = 1
 TASK_MODULES = ["workers.tasks", "workers.training_tasks"]
 
 # Unconnected until `create_app`/`open_app`; tasks use `@app.task(queue=PIPELINE_QUEUE, ...)`.
@@ -46,3 +52,19 @@ async def open_app(conninfo: str) -> AsyncIterator[App]:
     with app.replace_connector(make_connector(conninfo)) as connected:
         async with connected.open_async():
             yield connected
+
+
+async def run_workers(queue_app: App, concurrency: int, queues: Sequence[str] = QUEUES) -> None:
+    """One worker per queue until cancelled: `concurrency` jobs at once on the pipeline queue,
+    TRAINING_CONCURRENCY on the training queue. Signal handling is the caller's."""
+    await asyncio.gather(
+        *(
+            queue_app.run_worker_async(
+                queues=[name],
+                name=f"{name}-worker",
+                concurrency=TRAINING_CONCURRENCY if name == TRAINING_QUEUE else concurrency,
+                install_signal_handlers=False,
+            )
+            for name in queues
+        )
+    )

@@ -2,8 +2,9 @@
 
 start -> (upload files, create the job) -> follow (one look at the job, then itself again after
 a backoff delay) -> evaluate (score the model, deploy it when it beats the base and deployed
-models). They run on the pipeline queue: each is short, so a job training for hours holds no
-worker between looks.
+models). They run on their own queue (`training`, its own worker in `codesight up` and
+`codesight worker`), so runs never delay a session's pipeline; each is short, so a job training for
+hours holds no worker between looks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from procrastinate import App, JobContext
 
 from lab.config import get_settings
 from lab.training import eval_run, runs
-from workers.app import PIPELINE_QUEUE, app
+from workers.app import TRAINING_QUEUE, app
 from workers.context import get_resources
 
 # Retry a failed step up to 5 times, waiting 2**(attempt+1) seconds: 2, 4, 8, 16, 32.
@@ -30,14 +31,14 @@ def _final(context: JobContext) -> bool:
     return context.job.attempts >= MAX_ATTEMPTS
 
 
-@app.task(name=START_TASK, queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)
+@app.task(name=START_TASK, queue=TRAINING_QUEUE, retry=RETRY, pass_context=True)
 async def start(context: JobContext, run_id: str) -> None:
     resources = get_resources()
     if await runs.upload_and_create_job(resources.db, get_settings(), uuid.UUID(run_id), final_attempt=_final(context)):
         await context.app.configure_task(FOLLOW_TASK).defer_async(run_id=run_id, quiet_polls=0)
 
 
-@app.task(name=FOLLOW_TASK, queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)
+@app.task(name=FOLLOW_TASK, queue=TRAINING_QUEUE, retry=RETRY, pass_context=True)
 async def follow(context: JobContext, run_id: str, quiet_polls: int = 0) -> None:
     resources = get_resources()
     result = await runs.poll_run(
@@ -50,7 +51,7 @@ async def follow(context: JobContext, run_id: str, quiet_polls: int = 0) -> None
         await later.defer_async(run_id=run_id, quiet_polls=0 if result.changed else quiet_polls + 1)
 
 
-@app.task(name=EVALUATE_TASK, queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)
+@app.task(name=EVALUATE_TASK, queue=TRAINING_QUEUE, retry=RETRY, pass_context=True)
 async def evaluate(context: JobContext, run_id: str) -> None:
     resources = get_resources()
     await eval_run.evaluate_run(

@@ -39,6 +39,13 @@ are left out of every rate. With J the judged cells, P the present ones, R the r
   at the same concurrency, built with no generator and no evaluate; `overhead_ratio` =
   replay_seconds / bare_navigation_seconds. Playwright-locator baselines are evaluated through
   Playwright after the round trip, outside the concurrency slots the passes are timed by.
+  To make the two comparable (lab.replay.engine): an untimed warm-up first builds one page
+  state per distinct page loaded (live URL, next-version URL, stored DOM's page), so the site
+  server's template compiles and the browser's first contexts are paid by neither pass; then
+  the page states go in rounds of a few per concurrency slot, each round timed bare and with
+  selector work, the order alternating round by round, so caches warmed by the first pass of a
+  round and a shared machine's drifting load fall on both passes alike. Each figure is the
+  sum of its rounds' wall clocks.
 
 Rates are None when their denominator is empty.
 """

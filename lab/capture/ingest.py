@@ -40,6 +40,7 @@ from lab.capture.wire import (
     SnapshotEvent,
 )
 from lab.db.models import Event, Page, Screenshot, SelectorCandidate, Session
+from lab.db.notify import notify
 from lab.privacy.scrub import ScrubReport, scrub_value
 from lab.storage.blobs import BlobStore
 
@@ -75,6 +76,7 @@ async def open_session(s: AsyncSession, participant_id: uuid.UUID | None, body: 
     )
     s.add(session)
     await s.flush()
+    await notify(s, {"type": "session.opened", "session_id": str(session.id), "status": session.status})
     return session
 
 
@@ -145,6 +147,7 @@ async def ingest_batch(
         await _insert_details(s, blobs, session.id, event_id, event, blob)
     if accepted:
         await link_events_to_pages(s, session.id)
+        await notify(s, {"type": "session.events", "session_id": str(session.id), "accepted": len(accepted)})
     stored = accepted + duplicates
     return BatchAck(ack_seq=max(stored) if stored else None, accepted=accepted, duplicates=duplicates, errors=errors)
 
@@ -241,4 +244,5 @@ async def complete_session(s: AsyncSession, session: Session) -> bool:
     s.add(session)
     await link_events_to_pages(s, session.id)
     await s.flush()
+    await notify(s, {"type": "session.status", "session_id": str(session.id), "status": session.status})
     return True

@@ -332,6 +332,24 @@ def _field_path(index: int, loc: tuple[int | str, ...]) -> str:
     return path
 
 
+# Postgres text and jsonb cannot hold U+0000, which a page can (textContent, input values set by
+# script): it would fail the whole batch on every resend. It becomes U+FFFD, as the HTML parser
+# turns a NUL in markup into U+FFFD (https://html.spec.whatwg.org/#parse-error-unexpected-null-character).
+NUL = "\x00"
+NUL_REPLACEMENT = "\ufffd"
+
+
+def _without_nul(value: Any) -> Any:
+    """`value` with every NUL in its strings (keys too) replaced; untouched when it has none."""
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_REPLACEMENT) if NUL in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def parse_batch(body: object) -> tuple[list[Any], list[EventError]]:
     """Validate a batch event by event: the valid events and one error per invalid one.
 
@@ -350,7 +368,7 @@ def parse_batch(body: object) -> tuple[list[Any], list[EventError]]:
     for index, raw in enumerate(raw_events):
         seq = raw.get("seq") if isinstance(raw, dict) and isinstance(raw.get("seq"), int) else None
         try:
-            events.append(_event_adapter.validate_python(raw))
+            events.append(_event_adapter.validate_python(_without_nul(raw)))
         except ValidationError as exc:
             first = exc.errors()[0]
             errors.append(

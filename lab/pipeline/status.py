@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lab.db.engine import Database
 from lab.db.models import SESSION_STATUSES, STEP_STATUSES, PipelineStep, Session, utcnow
+from lab.db.notify import NOTIFY_CHANNEL as NOTIFY_CHANNEL  # its home is lab.db.notify; kept importable here
+from lab.db.notify import notify
 
 STEPS = ("replay", "quality", "training", "archive")
-NOTIFY_CHANNEL = "codesight_events"
 # Postgres rejects NOTIFY payloads of 8000 bytes or more; error texts are cut well below.
 MAX_NOTIFY_ERROR_CHARS = 1000
 # Stored error texts keep the useful head of a traceback message, not megabytes of it.
 MAX_STORED_ERROR_CHARS = 4000
-
-
-async def notify(s: AsyncSession, event: dict[str, Any]) -> None:
-    """Queue a dashboard event on `codesight_events`; Postgres delivers it when `s` commits."""
-    await s.exec(select(func.pg_notify(NOTIFY_CHANNEL, json.dumps(event))))
 
 
 @dataclass(frozen=True)

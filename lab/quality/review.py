@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lab.db.models import Session
+from lab.db.notify import notify
 
 # At or above this score a session is accepted without a reviewer (still overridable).
 ACCEPT_AT = 80.0
@@ -50,6 +51,7 @@ async def record_review(
     session.reviewed_at = datetime.now(UTC)
     s.add(session)
     await s.flush()
+    await notify(s, {"type": "session.review", "session_id": str(session.id), "review_status": decision})
     return session
 
 

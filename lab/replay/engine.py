@@ -7,8 +7,11 @@ targets on one page were captured at different moments. Input and output are pla
 `ReplayTarget` in, `TargetOutcome` (lab.selectors) out.
 
 Timing: each cell's replay time (context, generator injection, load, the one evaluate, close)
-is measured on its own; with `bare_navigation=True` the same cell is first loaded in a plain
-context with no selector work at all, so benchmarks can compare the two sums.
+is measured on its own. With `bare_navigation=True` the same cells are also built in plain
+contexts with no selector work at all, so benchmarks can compare the two passes fairly: an
+untimed warm-up first loads every distinct page once (site server templates, browser start-up),
+then the cells go in rounds, each round timed bare then with selector work or the other way
+round, alternating, so warm caches and a shared machine's drifting load fall on both passes alike.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ CHROMIUM_ARGS = (
 )
 # Parallel browser contexts; more gains little on one machine and starves the site server.
 DEFAULT_CONCURRENCY = 4
+# Cells per slot in one timed round when the bare pass is interleaved with the replay pass:
+# long enough that a round's tail (slots idle while its last cells finish) stays small, short
+# enough (seconds) that both passes see the same load on a machine shared with other jobs.
+BARE_ROUND_CELLS_PER_SLOT = 4
 # How long a page may take after load to create its click targets with its own scripts.
 DEFAULT_SETTLE_MS = 3_000
 # A page whose DOM has not changed for this long has finished building itself after load.
@@ -123,9 +130,11 @@ class SkippedCell:
 class ReplayRun:
     """Everything one engine run produced, in target order then matrix order.
 
-    `seconds` is the wall clock of the replay pass. With `bare_navigation`, the engine first
+    `seconds` is the wall clock of the replay pass. With `bare_navigation`, the engine also
     builds every page state once with no generator and no evaluate, at the same concurrency,
-    and `bare_navigation_seconds` is that pass's wall clock.
+    after an untimed warm-up and in rounds alternating with the replay pass (see the module
+    docstring); `seconds` and `bare_navigation_seconds` are then each the sum of their
+    rounds' wall clocks.
     """
 
     outcomes: list[TargetOutcome]
@@ -199,6 +208,7 @@ class ReplayEngine:
         self.timeout_ms = timeout_ms if timeout_ms is not None else get_settings().replay_timeout_ms
         self.settle_ms = settle_ms
         self.quiet_ms = quiet_ms
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self.evaluate_calls = 0  # round trips made by this engine, for tests and benchmarks
 
@@ -211,10 +221,14 @@ class ReplayEngine:
         if len(set(click_ids)) != len(click_ids):
             raise ValueError("targets: click_id must be unique within one run")
         cells = plan_cells(targets, matrix)
-        bare_seconds = await self._bare_pass(cells) if bare_navigation else None
-        started = time.perf_counter()
         calls_before = self.evaluate_calls
-        results = await _gather(self._cell(cell) for cell in cells)
+        bare_seconds: float | None = None
+        if bare_navigation:
+            results, seconds, bare_seconds = await self._interleaved_passes(cells)
+        else:
+            started = time.perf_counter()
+            results = await _gather(self._cell(cell) for cell in cells)
+            seconds = time.perf_counter() - started
         found: dict[tuple[str, str], TargetOutcome] = {}
         timings: list[CellTiming] = []
         skipped: list[SkippedCell] = []
@@ -226,7 +240,6 @@ class ReplayEngine:
             timings.append(timing)
             found.update({(o.click_id, o.condition_id): o for o in cell_outcomes})
         outcomes = [found[(t.click_id, c.id)] for t in targets for c in matrix if (t.click_id, c.id) in found]
-        seconds = time.perf_counter() - started
         log.info(
             "replay.run",
             targets=len(targets),
@@ -239,6 +252,37 @@ class ReplayEngine:
         return ReplayRun(
             outcomes, len(timings), self.evaluate_calls - calls_before, seconds, timings, skipped, bare_seconds
         )
+
+    async def _interleaved_passes(
+        self, cells: Sequence[PageStateCell]
+    ) -> tuple[list[tuple[list[TargetOutcome], CellTiming] | SkippedCell], float, float]:
+        """The replay pass's results, its seconds and the bare pass's seconds, measured fairly:
+        after an untimed warm-up, in rounds that alternate which pass goes first."""
+        await self._warm_up(cells)
+        size = max(1, self.concurrency * BARE_ROUND_CELLS_PER_SLOT)
+        results: list[tuple[list[TargetOutcome], CellTiming] | SkippedCell] = []
+        replay_seconds = bare_seconds = 0.0
+        for number, start in enumerate(range(0, len(cells), size)):
+            round_cells = cells[start : start + size]
+            if number % 2 == 0:
+                bare_seconds += await self._bare_pass(round_cells)
+            started = time.perf_counter()
+            results += await _gather(self._cell(cell) for cell in round_cells)
+            replay_seconds += time.perf_counter() - started
+            if number % 2 == 1:
+                bare_seconds += await self._bare_pass(round_cells)
+        return results, replay_seconds, bare_seconds
+
+    async def _warm_up(self, cells: Sequence[PageStateCell]) -> None:
+        """Build one cell per distinct thing loaded (page URL, next-version URL, stored DOM's
+        page), untimed, so neither timed pass pays first-load costs the other does not."""
+        firsts: dict[tuple[str, str | None], PageStateCell] = {}
+        for cell in cells:
+            loads = cell.condition.loads
+            loaded = cell.source.next_version_url if loads == "next_version" else cell.source.url
+            firsts.setdefault((loads, loaded), cell)
+        seconds = await self._bare_pass(list(firsts.values()))
+        log.info("replay.warm_up", page_states=len(firsts), seconds=round(seconds, 2))
 
     async def _bare_pass(self, cells: Sequence[PageStateCell]) -> float:
         """Wall clock of building every page state once with no selector work."""

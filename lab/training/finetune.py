@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any, Literal
 
 from lab.training.limits import LimitProblem, ProviderStatus, check_dataset, model_limits, provider_status
-from lab.training.tokens import estimate_tokens
+from lab.training.tokens import DEFAULT_MODEL, estimate_tokens, token_counting
 
 # OpenAI's default-epoch heuristic (cookbook constants of the same names).
 TARGET_EPOCHS = 3
@@ -142,13 +142,18 @@ class TrainingEstimate:
     billed_tokens: int
     examples_over_limit: int
     max_tokens_per_example: int
+    # How tokens were counted (tiktoken's encoding, or the approximation and why), for people.
+    counted_with: str = ""
 
 
 def estimate_training(
-    examples: Sequence[Any], n_epochs: int, max_tokens_per_example: int = FALLBACK_MAX_TOKENS_PER_EXAMPLE
+    examples: Sequence[Any],
+    n_epochs: int,
+    max_tokens_per_example: int = FALLBACK_MAX_TOKENS_PER_EXAMPLE,
+    model: str = DEFAULT_MODEL,
 ) -> TrainingEstimate:
     """The cookbook's billing estimate: sum(min(limit, tokens)) over examples, times epochs."""
-    lengths = [estimate_tokens(example) for example in examples]
+    lengths = [estimate_tokens(example, model) for example in examples]
     per_epoch = sum(min(max_tokens_per_example, n) for n in lengths)
     return TrainingEstimate(
         n_examples=len(lengths),
@@ -157,6 +162,7 @@ def estimate_training(
         billed_tokens=per_epoch * n_epochs,
         examples_over_limit=sum(n > max_tokens_per_example for n in lengths),
         max_tokens_per_example=max_tokens_per_example,
+        counted_with=token_counting(model).note,
     )
 
 
@@ -191,6 +197,7 @@ def plan_job(
         examples,
         epochs if isinstance(epochs, int) else default_epochs(max(1, len(examples))),
         row.max_tokens_per_example if row else FALLBACK_MAX_TOKENS_PER_EXAMPLE,
+        model,
     )
     return JobPlan(
         provider=provider,

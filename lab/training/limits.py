@@ -226,7 +226,9 @@ def check_dataset(
                 )
             )
     too_long = [
-        line for line, example in enumerate(examples, start=1) if estimate_tokens(example) > row.max_tokens_per_example
+        line
+        for line, example in enumerate(examples, start=1)
+        if estimate_tokens(example, row.model) > row.max_tokens_per_example
     ]
     if too_long:
         problems.append(

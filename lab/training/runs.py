@@ -241,6 +241,7 @@ class RunProposal:
                 "billed_tokens": estimate.billed_tokens,
                 "examples_over_limit": estimate.examples_over_limit,
                 "max_tokens_per_example": estimate.max_tokens_per_example,
+                "counted_with": estimate.counted_with,
             },
             "provider_status": {
                 "accepts_new_jobs": status.accepts_new_jobs,

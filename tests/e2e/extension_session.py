@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
-from playwright.async_api import BrowserContext, Page, Worker
+from playwright.async_api import BrowserContext, Page, Worker, async_playwright
 from sqlmodel import col, select
 
-from lab.collect import extension_browser
+from lab.collect import CHROMIUM_ARGS, extension_browser
 from lab.config import PROJECT_ROOT, get_settings
 from lab.db import Database
 from lab.db.models import Event, Screenshot
@@ -68,19 +69,22 @@ class Extension:
 
 
 @asynccontextmanager
-async def chromium_with_extension(extra_args: Sequence[str] = ()) -> AsyncIterator[Extension]:
-    """Chromium with the CodeSight extension (lab.collect.extension_browser), or with extra flags."""
+async def chromium_with_extension(
+    extra_args: Sequence[str] = (), *, real_visibility: bool = False
+) -> AsyncIterator[Extension]:
+    """Chromium with the CodeSight extension (lab.collect.extension_browser), or with extra flags.
+
+    `real_visibility`: tabs behind the front one are hidden, as in a person's browser (see
+    chromium_without_focus_emulation)."""
     settings = get_settings()
+    if real_visibility:
+        async with chromium_without_focus_emulation(extra_args) as extension:
+            yield extension
+        return
     if not extra_args:
         async with extension_browser(settings.chromium_path, settings.extension_dir) as (context, _):
             yield Extension(context)
         return
-    from tempfile import TemporaryDirectory
-
-    from playwright.async_api import async_playwright
-
-    from lab.collect import CHROMIUM_ARGS
-
     ext = str(settings.extension_dir)
     with TemporaryDirectory(prefix="codesight-profile-") as profile:
         async with async_playwright() as pw:
@@ -98,6 +102,63 @@ async def chromium_with_extension(extra_args: Sequence[str] = ()) -> AsyncIterat
                 yield extension
             finally:
                 await context.close()
+
+
+@asynccontextmanager
+async def chromium_without_focus_emulation(extra_args: Sequence[str] = ()) -> AsyncIterator[Extension]:
+    """Chromium with the extension, driven over CDP without Playwright's focus emulation.
+
+    Playwright turns on `Emulation.setFocusEmulationEnabled` for every page it launches, and
+    Chromium implements that by counting the page as being captured, which keeps it visible:
+    a tab behind another (bring_to_front, chrome.tabs.update, a minimized window) stays
+    `visible` and never fires visibilitychange. Attached with `no_defaults` to a Chromium we
+    start ourselves, pages of the default context get no such override, so switching tabs
+    hides the one left behind, as in a person's browser.
+    """
+    settings = get_settings()
+    ext = str(settings.extension_dir)
+    with TemporaryDirectory(prefix="codesight-profile-") as profile:
+        chromium = await asyncio.create_subprocess_exec(
+            str(settings.chromium_path),
+            "--headless",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "--window-size=1280,800",
+            *CHROMIUM_ARGS,
+            *extra_args,
+            f"--disable-extensions-except={ext}",
+            f"--load-extension={ext}",
+            "about:blank",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            port = await _devtools_port(Path(profile), chromium)
+            async with async_playwright() as pw:
+                browser = await pw.chromium.connect_over_cdp(f"http://127.0.0.1:{port}", no_defaults=True)
+                try:
+                    extension = Extension(browser.contexts[0])
+                    await extension.worker()
+                    yield extension
+                finally:
+                    await browser.close()
+        finally:
+            if chromium.returncode is None:
+                chromium.terminate()
+            await chromium.wait()
+
+
+async def _devtools_port(profile: Path, chromium: asyncio.subprocess.Process) -> int:
+    """The port Chromium chose for --remote-debugging-port=0 (it writes it into the profile)."""
+    active_port = profile / "DevToolsActivePort"
+    for _ in range(300):
+        if chromium.returncode is not None:
+            raise RuntimeError(f"chromium exited with {chromium.returncode} before it opened its DevTools port")
+        lines = active_port.read_text().split() if active_port.exists() else []
+        if lines:
+            return int(lines[0])
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"chromium wrote no {active_port} within 30 s")
 
 
 async def stored_events(db: Database, session_id: str) -> list[Event]:

@@ -222,7 +222,7 @@ async def test_spa_history_keys_dwell_scroll_double_click_and_submit_are_events(
     down = [e for e in scroll if e.payload["direction"] == "down"]
     assert down and down[-1].payload["max_depth_pct"] > 50 and down[-1].payload["y"] >= 1000
     assert len(down) <= 2, "one wheel of scrolling is throttled into at most two events"
-    # Headless Chromium never hides a tab; leaving a page must not count as switching tabs either.
+    # Leaving a page (navigation, history) is not switching tabs (tab switches: test_extension_visibility.py).
     assert of_type(events, "visibility") == []
     snapshots = of_type(events, "snapshot")
     assert {s.payload["for_seq"] for s in snapshots} == {p.seq for p in pages}

@@ -1,6 +1,6 @@
 """Nothing lost, nothing duplicated: the server stopped and restarted mid-session, the service
 worker stopped by Chrome mid-session, the whole browser restarted with events still queued
-in IndexedDB. Plus optional audio: one WebM/Opus file, the only media besides screenshots."""
+in IndexedDB. (Optional audio: test_extension_audio.py.)"""
 
 from __future__ import annotations
 
@@ -30,8 +30,6 @@ from tests.e2e.extension_session import (
 )
 from web.server import InProcessServer, make_server
 from web.services import Services
-
-FAKE_MEDIA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 
 @dataclass
@@ -212,34 +210,3 @@ async def test_browser_restarted_with_events_queued_sends_them_once(restartable_
     events = await stored_events(server.services.db, session_id)
     assert_exactly_once(events, result["lastAck"] + 1)
     assert len(of_type(events, "click")) == clicks == 3
-
-
-async def test_audio_when_turned_on_is_one_webm_file_and_the_only_media(live_server: LiveServer) -> None:
-    async with chromium_with_extension(FAKE_MEDIA) as extension, serve_site(load_site(SHOP)) as base:
-        session_id = await extension.start(live_server.url, live_server.participant_token, audio=True)
-        page = await extension.new_tab()
-        await shop_steps(page, base, ["index.html", "accept-cookies"])
-        await page.wait_for_timeout(1500)
-        await extension.stop()
-
-    events = await stored_events(live_server.services.db, session_id)
-    audio = of_type(events, "audio")
-    assert len(audio) == 1, "one segment per 30 s: a short session is one file"
-    assert audio[0].payload["duration_ms"] > 1500 and "data" not in audio[0].payload
-    data = await live_server.services.blobs.get(audio[0].payload["blob_key"])
-    assert data[:4] == b"\x1a\x45\xdf\xa3" and len(data) == audio[0].payload["blob_bytes"]
-    keys = await live_server.services.blobs.list(f"sessions/{session_id}/")
-    media = {k.rsplit(".", 1)[-1] for k in keys} - {"webp", "gz"}
-    assert media == {"webm"}, "no video or other media: screenshots (WebP), snapshots (gzip) and this audio"
-
-
-async def test_audio_is_off_unless_turned_on(live_server: LiveServer, extension: Extension) -> None:
-    async with serve_site(load_site(SHOP)) as base:
-        session_id = await extension.start(live_server.url, live_server.participant_token)
-        page = await extension.new_tab()
-        await shop_steps(page, base, ["index.html"])
-        contexts = await extension.call("chrome.runtime.getContexts({contextTypes: ['OFFSCREEN_DOCUMENT']})")
-        await extension.stop()
-        await page.close()
-    assert contexts == []
-    assert of_type(await stored_events(live_server.services.db, session_id), "audio") == []

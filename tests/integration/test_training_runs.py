@@ -1,5 +1,5 @@
 """Training runs end to end over real HTTP, a real worker and real Postgres, against the local
-OpenAI-compatible server: accepted sessions -> start -> upload -> job -> evaluation -> deployment
+OpenAI-compatible server: sessions graded by quality -> examples -> start -> upload -> job -> evaluation -> deployment
 -> predict -> rollback, once per provider, with injected 429s and 500s on the way; a failed job's
 error; cancel; a rejected session never reaches the uploaded file."""
 
@@ -9,17 +9,21 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import jinja2
 import pytest
+from sqlmodel import col, select
 
 from lab.accounts import add_user
 from lab.config import Settings, get_settings
+from lab.db.models import Session
 from lab.training import runs
 from lab.training.fake_openai import FakeOpenAI, RunningFake, serve_fake_openai
 from lab.training.fake_openai.jobs import FakeJob, Flavour
-from lab.training.limits import LimitProblem, base_model
+from lab.training.limits import PROVIDERS, LimitProblem, base_model
 from tests.conftest import LiveServer
 from tests.integration.training_support import (
     MODEL,
@@ -30,6 +34,7 @@ from tests.integration.training_support import (
     start_run,
     wait_for_run,
 )
+from web.app import WEB_ROOT
 
 PHASE_S = 0.05
 
@@ -101,9 +106,16 @@ async def test_full_run_deploys_predicts_and_rolls_back(
     provider: str, trainer: LiveServer, client: httpx.AsyncClient, fake: FakeOpenAI
 ) -> None:
     blobs = trainer.services.blobs
-    await record_trainable_site(trainer.services.db, blobs)
-    await record_session(trainer.services.db, blobs, "shop", "REJECTED-MARKER", "rejected")
+    # Sessions -> quality -> examples: the quality step grades every recorded session; a sloppy recording
+    # (no screenshots, positional selectors only) is rejected and its examples never reach the dataset.
+    accepted = await record_trainable_site(trainer.services.db, blobs, graded=True)
+    rejected = await record_session(trainer.services.db, blobs, "shop", "REJECTED-MARKER", None, sloppy=True)
     await record_session(trainer.services.db, blobs, "shop", "UNREVIEWED-MARKER", "needs_review")
+    async with trainer.services.db.session() as s:
+        rows = await s.exec(select(Session).where(col(Session.id).in_([*accepted, rejected])))
+        graded = {row.id: row for row in rows}
+    assert {graded[i].review_status for i in accepted} == {"accepted"}
+    assert graded[rejected].review_status == "rejected" and (graded[rejected].quality_score or 0) < 50
 
     proposal = (await client.get("/api/v1/training/sites/shop/proposal", params={"provider": provider})).json()
     assert proposal["can_start"], proposal["refusals"]
@@ -193,6 +205,7 @@ async def test_a_failed_job_shows_code_message_and_param(trainer: LiveServer, cl
     assert any(e["level"] == "error" and "invalid_training_file" in e["message"] for e in failed["events"])
     assert page.status_code == 200
     assert 'id="run-error"' in page.text and "invalid_training_file" in page.text and "training_file" in page.text
+    assert "Line 3: the assistant message has no content or tool calls" in page.text
     assert "hx-trigger" not in page.text  # a finished run stops polling
 
 
@@ -277,6 +290,16 @@ async def test_a_provider_past_its_deadline_is_refused_with_what_to_switch_to(tr
     assert "stopped accepting new fine-tuning jobs on 2027-01-06" in refused.value.message
     assert "Switch CODESIGHT_FT_PROVIDER to 'azure'" in refused.value.message
     assert azure.can_start
+
+    # The Start form the dashboard shows for that proposal: the warning and what to switch to, no Start.
+    templates = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB_ROOT / "templates"), autoescape=True)
+    form = templates.get_template("partials/trainer_plan.html").render(
+        site="shop", proposal=proposal, providers=PROVIDERS, user=SimpleNamespace(role="trainer"), values=None
+    )
+    warning = form.split('id="provider-warning"', 1)[1].split("</div>", 1)[0]
+    assert "stopped accepting new fine-tuning jobs on 2027-01-06" in warning
+    assert "What to do:" in warning and "Switch CODESIGHT_FT_PROVIDER to &#39;azure&#39;" in warning
+    assert 'id="start" disabled' in form and 'id="refusals"' in form
 
 
 async def test_dataset_downloads_are_plain_chat_jsonl_of_accepted_sessions(

@@ -30,6 +30,7 @@ from lab.pipeline import run_step
 from lab.storage.blobs import BlobStore
 from lab.training.dataset import build_site_dataset
 from lab.training.fake_openai import RunningFake
+from workers.app import QUEUES
 
 T0_MS = 1_767_225_600_000
 BASE = "http://127.0.0.1:9000/shop/v1"
@@ -72,8 +73,9 @@ def selectors(*pairs: tuple[str, str]) -> dict[str, Any]:
     return {"candidates": [{"kind": k, "selector": s, "score": 1.0 + i} for i, (k, s) in enumerate(pairs)]}
 
 
-def shopping_events(marker: str, snapshots: bool = False) -> list[dict[str, Any]]:
-    """Product, add to cart, check out (masked email, a shipping choice), place the order."""
+def shopping_events(marker: str, snapshots: bool = False, sloppy: bool = False) -> list[dict[str, Any]]:
+    """Product, add to cart, check out (masked email, a shipping choice), place the order; a `sloppy`
+    recording has no screenshots and only positional selectors, which quality grading rejects."""
     events: list[dict[str, Any]] = []
 
     def add(event: dict[str, Any], dt_ms: int = 1_000) -> int:
@@ -90,6 +92,8 @@ def shopping_events(marker: str, snapshots: bool = False) -> list[dict[str, Any]
             )
 
     def click(path: str, text: str, *pairs: tuple[str, str]) -> None:
+        if sloppy:
+            pairs = (("xpath", f"/html/body/main/*[{len(events)}]"),)
         seq = add(
             {
                 "type": "click",
@@ -98,6 +102,8 @@ def shopping_events(marker: str, snapshots: bool = False) -> list[dict[str, Any]
                 "selectors": selectors(*pairs),
             }
         )
+        if sloppy:
+            return
         shot = {"type": "screenshot", "url": f"{BASE}/{path}", "reason": "click", "for_seq": seq}
         add({**shot, "image": webp_data_url(seq * 20 % 255), "width": 320, "height": 200}, 10)
 
@@ -130,18 +136,30 @@ def shopping_events(marker: str, snapshots: bool = False) -> list[dict[str, Any]
 
 
 async def record_session(
-    database: Database, blobs: BlobStore, site: str, marker: str, verdict: str, *, snapshots: bool = False
+    database: Database,
+    blobs: BlobStore,
+    site: str,
+    marker: str,
+    verdict: str | None,
+    *,
+    snapshots: bool = False,
+    sloppy: bool = False,
 ) -> uuid.UUID:
-    """One session ingested, its training examples built, and its review verdict set."""
+    """One session ingested, its training examples built, and its review verdict set (by hand, or by
+    the quality step when `verdict` is None)."""
     async with database.session() as s:
         session = await ingest.open_session(s, None, SessionOpen(site=site, mode="automated"))
-        events, errors = parse_batch({"v": 1, "events": shopping_events(marker, snapshots)})
+        events, errors = parse_batch({"v": 1, "events": shopping_events(marker, snapshots, sloppy)})
         assert errors == []
         ack = await ingest.ingest_batch(s, blobs, session, events, errors)
         assert ack.errors == [], ack.errors
         await ingest.complete_session(s, session)
         session_id = session.id
+    if verdict is None:
+        await run_step(database, blobs, session_id, "quality")
     await run_step(database, blobs, session_id, "training")
+    if verdict is None:
+        return session_id
     async with database.session() as s:
         row = await s.get(Session, session_id)
         assert row is not None
@@ -158,13 +176,16 @@ async def record_trainable_site(
     min_train_examples: int = 10,
     snapshots: bool = False,
     max_sessions: int = 12,
+    graded: bool = False,
 ) -> list[uuid.UUID]:
     """Accepted sessions until the site's dataset has `min_train_examples` training examples and a
-    validation split (sessions are split by the hash of their random id)."""
+    validation split (sessions are split by the hash of their random id); `graded` ones are accepted
+    by the quality step rather than by hand."""
     settings = Settings(ft_provider="openai", ft_model=MODEL)
     recorded: list[uuid.UUID] = []
     for n in range(max_sessions):
-        recorded.append(await record_session(database, blobs, site, f"ACCEPTED-{n}", "accepted", snapshots=snapshots))
+        verdict = None if graded else "accepted"
+        recorded.append(await record_session(database, blobs, site, f"ACCEPTED-{n}", verdict, snapshots=snapshots))
         async with database.session() as s:
             counts = (await build_site_dataset(s, site, settings)).counts()
         if counts["train_examples"] >= min_train_examples and counts["validation_examples"]:
@@ -197,10 +218,10 @@ def fake_settings(monkeypatch: pytest.MonkeyPatch, server: RunningFake) -> Itera
 
 @contextlib.asynccontextmanager
 async def running_worker(queue: procrastinate.App, concurrency: int = 4) -> AsyncIterator[None]:
-    """A real worker on the pipeline queue that looks for due jobs often (short fake jobs move fast)."""
+    """A real worker on the pipeline and training queues that looks for due jobs often (short fake jobs move fast)."""
     worker = asyncio.create_task(
         queue.run_worker_async(
-            queues=["pipeline"], concurrency=concurrency, install_signal_handlers=False, fetch_job_polling_interval=0.05
+            queues=list(QUEUES), concurrency=concurrency, install_signal_handlers=False, fetch_job_polling_interval=0.05
         )
     )
     try:

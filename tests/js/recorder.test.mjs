@@ -143,7 +143,7 @@ describe('Recorder', () => {
     await recorder.record(click(0));
     socket.open();
     const stopped = await recorder.stop();
-    assert.deepEqual(stopped, { id: 's-1', status: 'processing', lastAck: 0 });
+    assert.deepEqual(stopped, { id: 's-1', status: 'processing', lastAck: 0, events: 1, counts: { click: 1 } });
     const complete = server.calls.at(-1);
     assert.equal(complete.url, `${SERVER}/api/v1/sessions/s-1/complete`);
     assert.equal(complete.headers.authorization, `Bearer ${TOKEN}`);
@@ -175,6 +175,27 @@ describe('Recorder', () => {
     await assert.rejects(recorder.flush(), /cannot be sent: session_id: session s-1 is already complete/);
     await timers.advance(60_000);
     assert.equal(FakeWebSocket.instances.length, 1, 'no reconnect for a refused session');
+  });
+
+  it('resends a batch the server failed to store (web/api/stream.py error frame) after a backoff, on the same socket', async () => {
+    const { recorder, timers, storage } = setup();
+    await start(recorder);
+    await recorder.record(click(0));
+    const socket = FakeWebSocket.last;
+    socket.open();
+    await settle();
+    socket.reply({ type: 'error', field: 'server', message: 'the batch could not be stored because of a server error' });
+    await settle();
+    assert.match(recorder.status().lastError, /^server: the batch could not be stored/);
+    await timers.advance(499);
+    assert.equal(socket.sent.length, 1, 'no resend at full speed');
+    await timers.advance(1); // the first backoff step (wire.js: BACKOFF_BASE_MS)
+    assert.equal(socket.sent.length, 2);
+    assert.deepEqual(socket.sent[1], socket.sent[0]);
+    socket.reply(ackFor(socket.sent[1]));
+    await settle();
+    assert.deepEqual(storage.queuedSeqs(), []);
+    assert.equal(FakeWebSocket.instances.length, 1, 'the connection was kept');
   });
 
   it('names the missing field when a session cannot start', async () => {

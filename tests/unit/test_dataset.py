@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from lab.training.dataset import (
     session_hash_unit,
     session_split,
 )
+from lab.training.tokens import token_counting
 
 uuids = st.uuids(version=4)
 
@@ -36,6 +38,12 @@ def stored(session_id: uuid.UUID, steps: int, valid: bool = True) -> list[Stored
 
 def sessions_in(jsonl: str) -> list[str]:
     return [json.loads(line)["messages"][0]["content"].split()[0] for line in jsonl.splitlines()]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def loaded_encodings() -> None:
+    """tiktoken's encodings loaded before any timed hypothesis example (the first load takes a while)."""
+    token_counting()
 
 
 def test_the_split_of_a_session_is_its_hash_and_about_a_fifth_go_to_validation() -> None:

@@ -99,7 +99,7 @@ def test_epochs_never_leave_the_apis_range() -> None:
 
 
 def test_billed_tokens_are_capped_tokens_times_epochs() -> None:
-    rows = [example(400), example(400), example(4 * 20_000)]
+    rows = [example(400), example(400), example(200_000)]  # 25,000 tokens: over the limit
     estimate = estimate_training(rows, n_epochs=3, max_tokens_per_example=16_385)
     per_example = [estimate_tokens(r) for r in rows]
     assert estimate.tokens_per_epoch == per_example[0] + per_example[1] + 16_385

@@ -22,14 +22,17 @@ from lab.training.limits import (
     provider_status,
 )
 from lab.training.tokens import (
-    LOW_DETAIL_IMAGE_TOKENS,
-    SCREENSHOT_IMAGE_TOKENS,
+    ASSUMED_IMAGE_SIZE,
     estimate_tokens,
     image_count,
+    image_tokens,
+    text_tokens,
+    token_counting,
 )
 from lab.training.validate import validate_example
 
-PNG_URL = "data:image/png;base64,iVBORw0KGgo="
+PNG_URL = "data:image/png;base64,iVBORw0KGgo="  # a PNG signature alone: its size cannot be read
+SCREENSHOT_IMAGE_TOKENS = image_tokens(*ASSUMED_IMAGE_SIZE)
 
 
 def example(text: str = "Add the cheese to the cart", images: int = 0, detail: str = "auto") -> dict[str, Any]:
@@ -42,6 +45,12 @@ def example(text: str = "Add the cheese to the cart", images: int = 0, detail: s
             {"role": "assistant", "content": '{"action": "click"}'},
         ]
     }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def loaded_encodings() -> None:
+    """tiktoken's encodings loaded before any timed hypothesis example (the first load takes a while)."""
+    token_counting()
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -115,7 +124,7 @@ def test_images_on_a_text_only_model() -> None:
 
 
 def test_examples_over_the_token_limit_and_files_over_the_size_limit() -> None:
-    long = example(text="x" * (4 * 32_768))
+    long = example(text="buy " * 40_000)  # one token per word: over 32,768
     problems = check_dataset([example()] * 10 + [long], "azure", "gpt-4.1-nano-2025-04-14", size_bytes=600 * 2**20)
     assert {p.code for p in problems} == {"invalid_training_file", "file_too_large"}
     assert any("32768-token limit" in p.message and "line 11" in p.message for p in problems)
@@ -162,9 +171,11 @@ def test_a_base_model_shutdown_is_announced_then_refused() -> None:
 
 def test_token_estimate_counts_text_framing_and_images() -> None:
     plain = estimate_tokens(example(text="abcd" * 100))
-    assert plain == 3 + 3 * 3 + 100 + 3 + 5  # priming, framing, user text, system text, assistant text
+    texts = ["system", "You shop.", "user", "abcd" * 100, "assistant", '{"action": "click"}']
+    assert plain == 3 + 3 * 3 + sum(text_tokens(text) for text in texts)  # priming, framing, roles and contents
+    assert SCREENSHOT_IMAGE_TOKENS == 1105  # 1440x900 -> 1229x768: 3 x 2 tiles of 170, plus 85
     assert estimate_tokens(example(text="abcd" * 100, images=2)) == plain + 2 * SCREENSHOT_IMAGE_TOKENS
-    assert estimate_tokens(example(text="abcd" * 100, images=1, detail="low")) == plain + LOW_DETAIL_IMAGE_TOKENS
+    assert estimate_tokens(example(text="abcd" * 100, images=1, detail="low")) == plain + 85
     assert estimate_tokens("not an example") == 0
 
 

@@ -20,8 +20,20 @@ from web.services import ServicesDep
 log = structlog.get_logger(__name__)
 
 
+# The error frame for a batch that failed on our side; extension/recorder.js resends it later.
+SERVER_ERROR_MESSAGE = "the batch could not be stored because of a server error; nothing of it was kept, send it again"
+
+
 def error_message(field: str, message: str) -> dict[str, Any]:
     return {"type": "error", "field": field, "message": message}
+
+
+def batch_seqs(body: object) -> dict[str, Any]:
+    """Which seqs a batch claims to carry (first, last, how many), for the log line of one that failed."""
+    events = body.get("events") if isinstance(body, dict) else None
+    events = events if isinstance(events, list) else []
+    seqs = [e["seq"] for e in events if isinstance(e, dict) and isinstance(e.get("seq"), int)]
+    return {"seq_first": min(seqs, default=None), "seq_last": max(seqs, default=None), "events": len(seqs)}
 
 
 @websocket("/ws/v1/sessions/{session_id:uuid}", guards=[participant_guard])
@@ -56,5 +68,11 @@ async def session_stream(
             continue
         except SessionClosedError as exc:
             await socket.send_json(error_message("session_id", str(exc)))
+            continue
+        except Exception:
+            # Ours, not the client's (storage down, a database error): nothing of this batch is
+            # stored (one transaction), earlier acks stand, and the extension resends it after a backoff.
+            log.exception("ws.batch_failed", session_id=str(session_id), **batch_seqs(body))
+            await socket.send_json(error_message("server", SERVER_ERROR_MESSAGE))
             continue
         await socket.send_json(ack.model_dump(mode="json"))

@@ -207,7 +207,7 @@ class FakeOpenAI:
         job_id = _new_id("ftjob")
         row = model_limits(flavour, model)
         assert row is not None, "checked by _can_fine_tune"
-        estimate = estimate_training(training, resolved["n_epochs"], row.max_tokens_per_example)
+        estimate = estimate_training(training, resolved["n_epochs"], row.max_tokens_per_example, model)
         job = FakeJob(
             id=job_id,
             flavour=flavour,
@@ -344,8 +344,8 @@ class FakeOpenAI:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": None}
         if reply.tool_calls:
             message["tool_calls"] = list(reply.tool_calls)
-        prompt_tokens = estimate_tokens({"messages": list(messages), "tools": list(tools or ())})
-        completion_tokens = estimate_tokens({"messages": [message]})
+        prompt_tokens = estimate_tokens({"messages": list(messages), "tools": list(tools or ())}, model)
+        completion_tokens = estimate_tokens({"messages": [message]}, model)
         return ChatCompletion.model_validate(
             {
                 "id": _new_id("chatcmpl"),
