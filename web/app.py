@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -59,7 +59,23 @@ def on_unauthorized(request: Request[Any, Any, Any], exc: NotAuthorizedException
     return Redirect("/login")
 
 
+def _wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A person's browser on a dashboard path (not an API client, not an HTMX fragment request)."""
+    accept = request.headers.get("accept", "")
+    return not _is_api(request) and "text/html" in accept and "hx-request" not in request.headers
+
+
+def _error_page(request: Request[Any, Any, Any], status_code: int, title: str, detail: str) -> Response[Any]:
+    # No route matched means no auth middleware ran: the header then shows no user.
+    context = {"status_code": status_code, "title": title, "detail": detail, "user": request.scope.get("user")}
+    return Template("error.html", context=context, status_code=status_code)
+
+
 def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if _wants_page(request):
+        title = "Page not found" if exc.status_code == 404 else f"Error {exc.status_code}"
+        detail = "There is nothing at this address." if exc.status_code == 404 else str(exc.detail)
+        return _error_page(request, exc.status_code, title, detail)
     body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
     if exc.extra:
         body["extra"] = exc.extra
@@ -69,6 +85,10 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
 def on_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Our fault: log it with its context, tell the client only that it happened."""
     log.exception("http.unhandled", path=request.url.path, method=request.method)
+    if _wants_page(request):
+        return _error_page(
+            request, 500, "Something went wrong", "The error was logged; try again, or tell an operator."
+        )
     return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500, media_type=MediaType.JSON)
 
 
