@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 WIRE_VERSION = 1
 
@@ -291,6 +291,12 @@ class SessionOpen(BaseModel):
     site_version: str | None = Field(default=None, max_length=50)
     start_url: str | None = Field(default=None, max_length=8000)
     user_agent: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replace_nul(cls, data: Any) -> Any:
+        """A NUL in any field becomes U+FFFD, as in events: Postgres cannot store it (see `_without_nul`)."""
+        return _without_nul(data)
 
 
 class SessionOpened(BaseModel):

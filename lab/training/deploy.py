@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lab.config import Settings
 from lab.db.models import Deployment, TrainingRun, utcnow
 from lab.training.examples import TOOLS, ActionStep, PageContext, build_example
+from lab.training.live import deployment_changed
 from lab.training.providers import ModelReply
 from lab.training.runs import provider_for
 
@@ -71,11 +72,13 @@ async def deploy_model(
         current.active = False
         s.add(current)
         await s.flush()
+        await deployment_changed(s, current)
     deployment = Deployment(
         site=site, provider=provider, model=model, run_id=run_id, active=True, reason=reason, deployed_by=deployed_by
     )
     s.add(deployment)
     await s.flush()
+    await deployment_changed(s, deployment)
     log.info("training.deployed", site=site, model=model, run_id=str(run_id) if run_id else None, reason=reason)
     return deployment
 
@@ -118,6 +121,8 @@ async def rollback(s: AsyncSession, site: str, by: uuid.UUID | None = None) -> D
     previous.active = True
     s.add(previous)
     await s.flush()
+    await deployment_changed(s, current)
+    await deployment_changed(s, previous)
     log.info("training.rolled_back", site=site, from_model=current.model, to_model=previous.model)
     return previous
 

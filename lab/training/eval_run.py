@@ -37,6 +37,7 @@ from lab.training.evaluate import (
     eval_step,
     score,
 )
+from lab.training.live import evaluated, run_changed
 from lab.training.providers import FineTuneProvider, ProviderError
 from lab.training.suggest import CellData, Suggestion, falls_short, suggest
 
@@ -284,6 +285,7 @@ async def _evaluation_failed(db: Database, run_id: uuid.UUID, error: ProviderErr
             run.error_code, run.error_message, run.error_param = "evaluation_failed", str(error), error.param
             run.finished_at = run.updated_at = utcnow()
             s.add(run)
+            await run_changed(s, run)
         level = "error" if final_attempt else "warning"
         note = "" if final_attempt else "; the task will try again"
         await runs.add_event(s, run_id, f"Evaluation failed: {error}{note}", level=level)
@@ -341,10 +343,13 @@ async def _store(
         for item in advice:
             await runs.add_event(s, run.id, f"Suggestion: {item.message}", level="warning")
         s.add(evaluation)
+        await s.flush()
+        await evaluated(s, evaluation)
         if current.status == "evaluating":
             current.status = "succeeded"
             current.finished_at = current.updated_at = utcnow()
             s.add(current)
+            await run_changed(s, current)
         await s.flush()
     log.info(
         "training.evaluated",

@@ -28,6 +28,7 @@ from lab.db.models import FINAL_RUN_STATUSES, Evaluation, TrainingRun, TrainingR
 from lab.training.dataset import SiteDataset, build_site_dataset
 from lab.training.finetune import Hyperparameters, JobPlan, PreviousRun, plan_job
 from lab.training.limits import PROVIDERS
+from lab.training.live import run_changed, run_events_added
 from lab.training.providers import FineTuneProvider, JobEvent, JobStatus, ProviderError, provider_from_settings
 from lab.training.retry import RetryRecord
 
@@ -140,6 +141,7 @@ async def add_event(
         .on_conflict_do_nothing(constraint="uq_training_run_events_provider")
     )
     await s.exec(stmt)
+    await run_events_added(s, run_id)
 
 
 async def run_events(s: AsyncSession, run_id: uuid.UUID, after_id: int = 0) -> list[TrainingRunEvent]:
@@ -336,6 +338,7 @@ async def create_run(
     )
     s.add(run)
     await s.flush()
+    await run_changed(s, run)
     counts = proposal.dataset.counts()
     await add_event(
         s,
@@ -383,6 +386,7 @@ async def _set(db: Database, run_id: uuid.UUID, **values: Any) -> TrainingRun | 
             setattr(run, name, value)
         run.updated_at = utcnow()
         s.add(run)
+        await run_changed(s, run)
         return run
 
 
@@ -400,6 +404,7 @@ async def _provider_failed(
         if run.status not in FINAL_RUN_STATUSES:
             _fail(run, error.code, error.message, error.param)
             s.add(run)
+            await run_changed(s, run)
             await add_event(s, run_id, f"{operation} failed: {error}", level="error", data=_error_data(error))
     log.warning("training.provider_failed", run_id=str(run_id), operation=operation, code=error.code)
 
@@ -427,6 +432,7 @@ async def _upload_and_create_job(
             if run.status not in FINAL_RUN_STATUSES:
                 _fail(run, code, "; ".join(refusals), param)
                 s.add(run)
+                await run_changed(s, run)
                 await add_event(s, run_id, f"The run can no longer start: {run.error_message}", level="error")
         return False
     if await _set(db, run_id, status="uploading", dataset=_dataset_record(proposal.dataset)) is None:
@@ -469,6 +475,7 @@ async def _upload_and_create_job(
             if not cancelled:
                 current.job_id, current.status, current.updated_at = job.id, job.status, utcnow()
                 s.add(current)
+                await run_changed(s, current)
                 await add_event(
                     s, run_id, f"{run.provider} accepted job {job.id} ({job.status})", data={"job_id": job.id}
                 )
@@ -590,6 +597,8 @@ async def _poll_run(
         before = current.status
         _apply_job(current, job)
         s.add(current)
+        if current.status != before:
+            await run_changed(s, current)
         if current.status == "failed":
             await add_event(
                 s,
@@ -625,6 +634,7 @@ async def failure_recorded(db: Database, run_id: uuid.UUID, step: str, final_att
             if final_attempt and run.status not in FINAL_RUN_STATUSES:
                 _fail(run, f"{step}_failed", message, None)
                 s.add(run)
+                await run_changed(s, run)
             note = "" if final_attempt else "; the task will try again"
             await add_event(s, run_id, message + note, level="error" if final_attempt else "warning")
         log.exception("training.step_failed", run_id=str(run_id), step=step, final_attempt=final_attempt)
@@ -675,6 +685,7 @@ async def cancel_run(
         run.status = "cancelled"
         run.finished_at = run.updated_at = utcnow()
         s.add(run)
+        await run_changed(s, run)
         await add_event(
             s,
             run_id,

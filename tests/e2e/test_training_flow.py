@@ -104,8 +104,8 @@ async def test_trainer_starts_watches_deploys_and_rolls_back_in_the_dashboard(
         await page.fill("input[name=n_epochs]", "4")
         await page.click("#start")
         await page.wait_for_url("**/training/runs/*")
-        # The status card polls itself until the run finishes; no reload here.
-        await expect(page.locator("#run-state")).to_contain_text("succeeded", timeout=30_000)
+        # The status card follows the run's live events; no reload here, and sooner than its 30 s polling fallback.
+        await expect(page.locator("#run-state")).to_contain_text("succeeded", timeout=20_000)
         await expect(page.locator("#evaluation")).to_be_visible()
         await expect(page.locator("#run-status")).to_contain_text("Not deployed automatically")
         await expect(page.locator("#run-status")).to_contain_text("stored DOM snapshot")

@@ -28,7 +28,9 @@ from lab.db import Database
 from lab.db.notify import NOTIFY_CHANNEL
 from lab.pipeline import record_step
 from lab.storage.blobs import LocalBlobStore
+from lab.training.fake_openai import FakeOpenAI, serve_fake_openai
 from tests.conftest import LiveServer, _free_port
+from tests.integration.training_support import fake_settings, record_trainable_site, running_worker
 from web.app import create_app
 from web.live.listener import APPLICATION_NAME
 from web.server import make_server
@@ -110,6 +112,16 @@ async def open_session(client: httpx.AsyncClient, server: LiveServer) -> uuid.UU
 
 def client_for_streams() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+
+
+@pytest.fixture
+async def fake_provider(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeOpenAI]:
+    """Every fine-tuning provider pointed at the local OpenAI-compatible server, whose jobs move every 50 ms
+    (ask for it before `live_server`, so the web app's settings see it)."""
+    fake = FakeOpenAI(phase_s=0.05)
+    async with serve_fake_openai(fake) as running:
+        with fake_settings(monkeypatch, running):
+            yield fake
 
 
 async def test_stream_needs_a_dashboard_user(live_server: LiveServer) -> None:
@@ -262,3 +274,45 @@ async def test_status_change_latency(live_server: LiveServer) -> None:
     p90 = statistics.quantiles(latencies_ms, n=10)[-1]
     print(f"\nlive status latency over {LATENCY_SAMPLES} changes: median {median:.1f} ms, p90 {p90:.1f} ms")
     assert median < 1000, latencies_ms
+
+
+async def test_training_run_changes_reach_its_run_stream_only(
+    fake_provider: FakeOpenAI, live_server: LiveServer, db_url: str
+) -> None:
+    """A run started over the API and driven by a real worker: every status it passes through, its evaluation
+    and its deployment reach the training stream, and the run's own stream gets its events and no other run's."""
+    services = live_server.services
+    await record_trainable_site(services.db, services.blobs)
+    async with (
+        client_for_streams() as client,
+        sse_stream(client, live_server, "/live/training") as every_run,
+        running_worker(services.queue),
+    ):
+        r = await client.post(
+            f"{live_server.url}/api/v1/training/runs", json={"site": "shop"}, headers=auth(live_server.user_token)
+        )
+        assert r.status_code == 201, r.text
+        run_id = r.json()["id"]
+        created = await every_run.until(lambda e: e.data["type"] == "training.run")
+        assert (created.event, created.data["run_id"], created.data["status"]) == ("training-status", run_id, "pending")
+        async with sse_stream(client, live_server, f"/live/training/{run_id}") as one_run:
+            # Another run's change, straight through NOTIFY: the list stream gets it, this run's stream must not.
+            other = {"type": "training.run", "run_id": str(uuid.uuid4()), "site": "shop", "status": "running"}
+            async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+                await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, json.dumps(other)))
+            seen: list[SSE] = []
+            while not (seen and seen[-1].data.get("type") == "training.run" and seen[-1].data["status"] == "succeeded"):
+                seen.append(await one_run.next(timeout_s=30.0))
+        statuses = [created.data["status"]]
+        kinds = set()
+        for event in seen:
+            assert event.data["run_id"] == run_id, event
+            assert event.event == {"training.events": "training-events"}.get(event.data["type"], "training-status")
+            kinds.add(event.data["type"])
+            if event.data["type"] == "training.run" and event.data["status"] != statuses[-1]:
+                statuses.append(event.data["status"])
+    assert kinds == {"training.run", "training.events", "training.evaluation", "training.deployment"}
+    # The follower may look at the job too late to see every provider phase (they last 50 ms), never out of order.
+    lifecycle = ["pending", "uploading", "validating_files", "queued", "running", "evaluating", "succeeded"]
+    assert statuses == [status for status in lifecycle if status in statuses], statuses
+    assert statuses[:3] == ["pending", "uploading", "validating_files"] and statuses[-2:] == ["evaluating", "succeeded"]

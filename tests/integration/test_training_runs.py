@@ -206,7 +206,8 @@ async def test_a_failed_job_shows_code_message_and_param(trainer: LiveServer, cl
     assert page.status_code == 200
     assert 'id="run-error"' in page.text and "invalid_training_file" in page.text and "training_file" in page.text
     assert "Line 3: the assistant message has no content or tool calls" in page.text
-    assert "hx-trigger" not in page.text  # a finished run stops polling
+    # A finished run stops polling, and still follows its live events (a deploy or rollback changes its page).
+    assert "every 30s" not in page.text and 'sse-connect="/live/training/' in page.text
 
 
 @pytest.mark.parametrize("fake", [ForgetfulFake], indirect=True)
@@ -371,7 +372,7 @@ async def test_trainer_pages_start_a_run_and_show_it_live(trainer: LiveServer, c
     assert started.status_code == 303
     run_url = started.headers["location"]
     live = await client.get(run_url + "/status")
-    assert live.status_code == 200 and 'hx-trigger="every 2s"' in live.text
+    assert live.status_code == 200 and 'hx-trigger="sse:training-status, sse:training-events, every 30s"' in live.text
     run_id = run_url.rsplit("/", 1)[-1]
     done = await wait_for_run(client, run_id)
     assert done["hyperparameters"]["n_epochs"] == 2 and done["status"] == "succeeded"
@@ -379,5 +380,15 @@ async def test_trainer_pages_start_a_run_and_show_it_live(trainer: LiveServer, c
     assert 'id="evaluation"' in page.text and "Deployed automatically" in page.text and 'id="deployed"' in page.text
     site_again = await client.get("/training/sites/shop")
     assert 'id="metrics"' in site_again.text and "<polyline" not in site_again.text  # one point: no line yet
+    # What the pages re-fetch on live training events.
+    site_live = await client.get("/training/sites/shop/live")
+    assert site_live.status_code == 200 and site_live.text.lstrip().startswith('<div id="site-live"')
+    assert 'id="metrics"' in site_live.text and 'id="plan"' not in site_live.text and run_id[:8] in site_live.text
+    rows = await client.get("/training/runs/rows", params={"site": "shop"})
+    assert rows.status_code == 200 and f'href="/training/runs/{run_id}"' in rows.text and "<table" not in rows.text
+    assert (await client.get("/training/runs/rows", params={"site": "elsewhere"})).text.count("No runs yet") == 1
+    sites = await client.get("/training/overview")
+    assert sites.status_code == 200 and 'href="/training/sites/shop"' in sites.text and "<table" not in sites.text
+    assert 'sse-connect="/live/training"' in (await client.get("/training")).text
     rollback = await client.post("/training/sites/shop/rollback")
     assert rollback.status_code == 409 and "no earlier deployment" in rollback.text

@@ -5,10 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import structlog
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import ClientException, HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
+from litestar.status_codes import (
+    HTTP_201_CREATED,
+    HTTP_202_ACCEPTED,
+    HTTP_409_CONFLICT,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 from pydantic import BaseModel
 
 from lab.capture import ingest, views
@@ -18,6 +24,12 @@ from lab.quality.review import record_review
 from web.auth import participant_guard, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
 from workers.tasks import start_pipeline
+
+log = structlog.get_logger(__name__)
+
+# What a client is told of a batch that failed on our side, over REST (a 503) and the WebSocket (an error
+# frame); extension/recorder.js resends it after a backoff.
+SERVER_ERROR_MESSAGE = "the batch could not be stored because of a server error; nothing of it was kept, send it again"
 
 
 class ReviewBody(BaseModel):
@@ -38,6 +50,14 @@ async def owned_session(services: Services, participant: Participant, session_id
     if session.participant_id != participant.id:
         raise PermissionDeniedException(f"session {session_id} belongs to another participant")
     return session
+
+
+def batch_seqs(body: object) -> dict[str, Any]:
+    """Which seqs a batch claims to carry (first, last, how many), for the log line of one that failed."""
+    events = body.get("events") if isinstance(body, dict) else None
+    events = events if isinstance(events, list) else []
+    seqs = [e["seq"] for e in events if isinstance(e, dict) and isinstance(e.get("seq"), int)]
+    return {"seq_first": min(seqs, default=None), "seq_last": max(seqs, default=None), "events": len(seqs)}
 
 
 async def store_batch(services: Services, session: Session, body: object) -> BatchAck:
@@ -78,6 +98,13 @@ class SessionController(Controller):
             raise ClientException(str(exc)) from exc
         except ingest.SessionClosedError as exc:
             raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+        except Exception as exc:
+            # Ours, not the client's (storage down, a database error): nothing of this batch is stored
+            # (one transaction), earlier acks stand, and the client may send it again.
+            log.exception("api.batch_failed", session_id=str(session_id), **batch_seqs(body))
+            raise HTTPException(
+                SERVER_ERROR_MESSAGE, status_code=HTTP_503_SERVICE_UNAVAILABLE, extra={"field": "server"}
+            ) from exc
         status = 200 if not ack.errors else 422 if not (ack.accepted or ack.duplicates) else 207
         return Response(ack, status_code=status)
 

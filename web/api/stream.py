@@ -13,27 +13,15 @@ from litestar.params import FromPath
 
 from lab.capture.ingest import SessionClosedError
 from lab.db.models import Participant
-from web.api.sessions import owned_session, store_batch
+from web.api.sessions import SERVER_ERROR_MESSAGE, batch_seqs, owned_session, store_batch
 from web.auth import participant_guard
 from web.services import ServicesDep
 
 log = structlog.get_logger(__name__)
 
 
-# The error frame for a batch that failed on our side; extension/recorder.js resends it later.
-SERVER_ERROR_MESSAGE = "the batch could not be stored because of a server error; nothing of it was kept, send it again"
-
-
 def error_message(field: str, message: str) -> dict[str, Any]:
     return {"type": "error", "field": field, "message": message}
-
-
-def batch_seqs(body: object) -> dict[str, Any]:
-    """Which seqs a batch claims to carry (first, last, how many), for the log line of one that failed."""
-    events = body.get("events") if isinstance(body, dict) else None
-    events = events if isinstance(events, list) else []
-    seqs = [e["seq"] for e in events if isinstance(e, dict) and isinstance(e.get("seq"), int)]
-    return {"seq_first": min(seqs, default=None), "seq_last": max(seqs, default=None), "events": len(seqs)}
 
 
 @websocket("/ws/v1/sessions/{session_id:uuid}", guards=[participant_guard])

@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lab.db.models import User
 from lab.training import deploy, overview, runs
@@ -29,6 +30,9 @@ from web.services import Services, ServicesDep
 
 SPARK_WIDTH = 160
 SPARK_HEIGHT = 32
+# Runs listed on the training overview, and on a site's page.
+RECENT_RUNS = 15
+SITE_RUNS = 20
 
 
 def sparkline(values: Sequence[float], width: int = SPARK_WIDTH, height: int = SPARK_HEIGHT) -> str:
@@ -59,6 +63,24 @@ def _form_hyperparameters(form: dict[str, str]) -> HyperparametersIn:
     )
 
 
+async def _site_live_context(s: AsyncSession, site: str, user: User) -> dict[str, Any]:
+    """What a site's page shows that training changes: its runs, deployments, metrics and advice."""
+    site_runs = await runs.list_runs(s, site, limit=SITE_RUNS)
+    metrics = await overview.metrics_over_time(s, site)
+    latest = next((r for r in site_runs if r.status == "succeeded"), None)
+    latest_view = await runs.run_view(s, latest.id) if latest else None
+    return {
+        "site": site,
+        "runs": site_runs,
+        "active": await deploy.active_deployment(s, site),
+        "history": await deploy.deployment_history(s, site),
+        "metrics": metrics,
+        "spark": sparkline([m.step_success for m in metrics]),
+        "latest_evaluation": latest_view.evaluation if latest_view else None,
+        "user": user,
+    }
+
+
 async def _site_context(
     services: Services, site: str, user: User, provider: str | None = None, model: str | None = None
 ) -> dict[str, Any]:
@@ -67,27 +89,23 @@ async def _site_context(
             proposal = await runs.propose_run(s, site, services.settings, provider=provider, model=model)
         except runs.RunRefused as exc:
             raise HTTPException(exc.message, status_code=HTTP_422_UNPROCESSABLE_ENTITY) from exc
-        site_runs = await runs.list_runs(s, site, limit=20)
-        active = await deploy.active_deployment(s, site)
-        history = await deploy.deployment_history(s, site)
-        metrics = await overview.metrics_over_time(s, site)
-        latest = next((r for r in site_runs if r.status == "succeeded"), None)
-        latest_view = await runs.run_view(s, latest.id) if latest else None
+        live = await _site_live_context(s, site, user)
     return {
-        "site": site,
+        **live,
         "proposal": proposal,
         "counts": proposal.dataset.counts(),
-        "runs": site_runs,
-        "active": active,
-        "history": history,
-        "metrics": metrics,
-        "spark": sparkline([m.step_success for m in metrics]),
-        "latest_evaluation": latest_view.evaluation if latest_view else None,
         "providers": PROVIDERS,
-        "user": user,
         "error": None,
         "values": None,
     }
+
+
+async def _overview_context(services: Services) -> dict[str, Any]:
+    async with services.db.session() as s:
+        sites = await overview.site_overviews(s)
+        recent = await runs.list_runs(s, limit=RECENT_RUNS)
+    sparks = {o.site: sparkline([m.step_success for m in o.metrics]) for o in sites}
+    return {"sites": sites, "sparks": sparks, "recent": recent}
 
 
 class TrainerController(Controller):
@@ -97,13 +115,19 @@ class TrainerController(Controller):
 
     @get("/")
     async def index(self, request: Request[User, Any, Any], services: ServicesDep) -> Template:
+        return Template("trainer.html", context={**await _overview_context(services), "user": request.user})
+
+    @get("/overview")
+    async def site_rows(self, services: ServicesDep) -> Template:
+        """The sites table's rows (the overview re-fetches them on live training events)."""
+        return Template("partials/trainer_site_rows.html", context=await _overview_context(services))
+
+    @get("/runs/rows")
+    async def run_rows(self, services: ServicesDep, site: FromQuery[str | None] = None) -> Template:
+        """A run list's rows: the latest runs, or one site's (pages re-fetch them on live training events)."""
         async with services.db.session() as s:
-            sites = await overview.site_overviews(s)
-            recent = await runs.list_runs(s, limit=15)
-        sparks = {o.site: sparkline([m.step_success for m in o.metrics]) for o in sites}
-        return Template(
-            "trainer.html", context={"sites": sites, "sparks": sparks, "recent": recent, "user": request.user}
-        )
+            recent = await runs.list_runs(s, site, limit=SITE_RUNS if site else RECENT_RUNS)
+        return Template("partials/trainer_run_rows.html", context={"recent": recent})
 
     @get("/sites/{site:str}")
     async def site(
@@ -116,6 +140,13 @@ class TrainerController(Controller):
     ) -> Template:
         context = await _site_context(services, site, request.user, provider, model)
         return Template("trainer_site.html", context=context)
+
+    @get("/sites/{site:str}/live")
+    async def site_live(self, request: Request[User, Any, Any], site: FromPath[str], services: ServicesDep) -> Template:
+        """The part of a site's page that training changes (re-fetched on live training events)."""
+        async with services.db.session() as s:
+            context = await _site_live_context(s, site, request.user)
+        return Template("partials/trainer_site_live.html", context=context)
 
     @get("/sites/{site:str}/plan")
     async def plan(
@@ -177,7 +208,7 @@ class TrainerController(Controller):
     async def run_status(
         self, request: Request[User, Any, Any], run_id: FromPath[uuid.UUID], services: ServicesDep
     ) -> Template:
-        """The live part of a run page (HTMX polls it every 2 s until the run finishes)."""
+        """The live part of a run page (re-fetched on the run's live events; every 30 s until it finishes)."""
         return Template("partials/trainer_run_status.html", context=await _run_context(services, run_id, request.user))
 
     @post("/runs/{run_id:uuid}/cancel", guards=[trainer_guard])

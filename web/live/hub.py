@@ -23,30 +23,39 @@ log = structlog.get_logger(__name__)
 SUBSCRIPTION_QUEUE_SIZE = 64
 
 
+# What a stream is about: the capture sessions and their pipeline, or training runs and deployments.
+SESSIONS = "sessions"
+TRAINING = "training"
+
+
 @dataclass(frozen=True)
 class LiveEvent:
-    """One notification as a stream sends it: SSE event name, the session it is about, the payload."""
+    """One notification as a stream sends it: SSE event name, the session or training run it is
+    about (`subject_id`), the payload, and which streams carry it (`topic`)."""
 
     name: str
-    session_id: uuid.UUID | None
+    subject_id: uuid.UUID | None
     data: dict[str, Any]
+    topic: str = SESSIONS
 
 
 # Wakes a waiting stream when the hub closes; never sent to a client.
-_WAKE = LiveEvent(name="", session_id=None, data={})
+_WAKE = LiveEvent(name="", subject_id=None, data={})
 
 
 @dataclass(eq=False)
 class Subscription:
-    """One client's view of the hub: the events of one session, or of all when `session_id` is None."""
+    """One client's view of the hub: the events of one topic about one subject (a session, a run),
+    or about all of them when `subject_id` is None."""
 
-    session_id: uuid.UUID | None
+    subject_id: uuid.UUID | None
+    topic: str = SESSIONS
     queue: asyncio.Queue[LiveEvent] = field(default_factory=lambda: asyncio.Queue(SUBSCRIPTION_QUEUE_SIZE))
     dropped: int = 0
     closed: bool = False
 
     def wants(self, event: LiveEvent) -> bool:
-        return self.session_id is None or event.session_id == self.session_id
+        return event.topic == self.topic and (self.subject_id is None or event.subject_id == self.subject_id)
 
     def offer(self, event: LiveEvent) -> None:
         """Enqueue without waiting; when full, drop the oldest event to make room."""
@@ -78,19 +87,20 @@ class LiveHub:
         return len(self._subscriptions)
 
     @contextmanager
-    def subscribe(self, session_id: uuid.UUID | None) -> Iterator[Subscription]:
+    def subscribe(self, subject_id: uuid.UUID | None, topic: str = SESSIONS) -> Iterator[Subscription]:
         """A subscription for as long as the block runs (a stream's lifetime)."""
-        subscription = Subscription(session_id, closed=self.closed)
+        subscription = Subscription(subject_id, topic, closed=self.closed)
         self._subscriptions.add(subscription)
         try:
             yield subscription
         finally:
             self._subscriptions.discard(subscription)
             if subscription.dropped:
-                log.info("live.dropped", session_id=str(session_id) if session_id else None, count=subscription.dropped)
+                subject = str(subject_id) if subject_id else None
+                log.info("live.dropped", topic=topic, subject_id=subject, count=subscription.dropped)
 
     def publish(self, event: LiveEvent) -> None:
-        """Hand `event` to every stream that wants it (all sessions, or its own); never waits."""
+        """Hand `event` to every stream of its topic that wants it (all subjects, or its own); never waits."""
         for subscription in self._subscriptions:
             if subscription.wants(event):
                 subscription.offer(event)

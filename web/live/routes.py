@@ -16,8 +16,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from lab.db.models import User
 from web.auth import reader_guard
-from web.live.events import RESYNC
-from web.live.hub import LiveHub
+from web.live.events import RESYNC_DATA, resync
+from web.live.hub import SESSIONS, TRAINING, LiveEvent, LiveHub
 
 # A comment this often keeps proxies and browsers from calling an idle stream dead.
 KEEPALIVE_S = 15.0
@@ -40,21 +40,31 @@ LiveHubDep = NamedDependency[LiveHub]
 
 
 async def stream(
-    hub: LiveHub, session_id: uuid.UUID | None, resumed: bool, keepalive_s: float = KEEPALIVE_S
+    hub: LiveHub,
+    subject_id: uuid.UUID | None,
+    resumed: bool,
+    keepalive_s: float = KEEPALIVE_S,
+    topic: str = SESSIONS,
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
-    """Named events for one session (or all), keep-alive comments in between, until the client or the hub goes."""
-    with hub.subscribe(session_id) as subscription:
+    """Named events of `topic` about one subject (a session, a training run) or all, keep-alive comments
+    in between, until the client or the hub goes."""
+    with hub.subscribe(subject_id, topic) as subscription:
         yield ServerSentEventMessage(event=READY, data="{}", id=next(_event_ids), retry=RECONNECT_MS)
         if resumed:
             # Reconnected after a drop: whatever happened in between was missed, so re-fetch now.
-            yield ServerSentEventMessage(event=RESYNC.name, data=json.dumps(RESYNC.data), id=next(_event_ids))
+            yield _message(resync(topic))
         while not subscription.closed:
             event = await subscription.next(keepalive_s)
             if event is None:
                 if not subscription.closed:
                     yield ServerSentEventMessage(data=None, comment="keep-alive")
                 continue
-            yield ServerSentEventMessage(event=event.name, data=json.dumps(event.data), id=next(_event_ids))
+            # The hub broadcasts one resync to every stream; each names it as its own pages expect.
+            yield _message(resync(topic) if event.data == RESYNC_DATA else event)
+
+
+def _message(event: LiveEvent) -> ServerSentEventMessage:
+    return ServerSentEventMessage(event=event.name, data=json.dumps(event.data), id=next(_event_ids))
 
 
 def _resumed(request: Request[User, Any, Any]) -> bool:
@@ -82,3 +92,18 @@ class LiveController(Controller):
     ) -> ServerSentEvent:
         """`session-status` and `session-events` for one session (its page)."""
         return ServerSentEvent(stream(hub, session_id, _resumed(request)))
+
+    @get("/training")
+    async def all_training(self, request: Request[User, Any, Any], hub: LiveHubDep) -> ServerSentEvent:
+        """`training-status` and `training-events` for every run and deployment (the run lists, site pages)."""
+        return ServerSentEvent(stream(hub, None, _resumed(request), topic=TRAINING))
+
+    @get("/training/{run_id:uuid}")
+    async def one_run(
+        self,
+        request: Request[User, Any, Any],
+        run_id: FromPath[uuid.UUID],
+        hub: LiveHubDep,
+    ) -> ServerSentEvent:
+        """`training-status` and `training-events` for one training run (its page)."""
+        return ServerSentEvent(stream(hub, run_id, _resumed(request), topic=TRAINING))
