@@ -9,6 +9,8 @@
  *                        ranked best first (lower score is better, as in Playwright)
  *   query(candidate | selector, root?) -> the elements it matches now, open shadow roots included
  *   resolve(record, root?) -> the element replay picks, or null when it abstains
+ *   pick(record, root?) -> {element, via}: resolve's element and the index of the candidate
+ *                        that found it, "fingerprint", or null when it abstains
  *   similarity(fingerprint, element) -> likeness in [0, 1]; explain(...) -> its features
  *
  * The fingerprint is what relocation compares when every candidate fails (a redesign):
@@ -1299,10 +1301,18 @@
 
   /** The element replay would pick: the first unique candidate that checks out, else the fingerprint. */
   function resolve(record, root) {
+    return pick(record, root).element;
+  }
+
+  /** resolve's answer and what gave it: `via` is the index of the candidate that picked the
+   * element, "fingerprint" for relocation, or null when it abstains (element null). */
+  function pick(record, root) {
     const scope = root || globalThis.document;
     const fp = record && record.fingerprint && record.fingerprint.tag ? record.fingerprint : null;
     const hidden = makeHiddenCheck();
-    for (const c of (record && record.candidates) || []) {
+    const candidates = (record && record.candidates) || [];
+    for (let index = 0; index < candidates.length; index++) {
+      const c = candidates[index];
       if (c.unique === false) continue;
       let matches;
       try {
@@ -1314,11 +1324,12 @@
       // A hidden match cannot be clicked; a later candidate may find the visible twin.
       if (matches.length !== 1 || hidden(matches[0])) continue;
       if (fp && !checksOut(fp, matches[0], trustOf(c))) continue;
-      return matches[0];
+      return { element: matches[0], via: index };
     }
-    return fp ? relocate(fp, scope) : null;
+    const relocated = fp ? relocate(fp, scope) : null;
+    return { element: relocated, via: relocated ? 'fingerprint' : null };
   }
 
   // similarity(fingerprint, element) in [0, 1]: how replay judges correctness where there is no ground truth.
-  globalThis.codesightSelectors = { generate, query, resolve, similarity, explain, version: 1 };
+  globalThis.codesightSelectors = { generate, query, resolve, pick, similarity, explain, version: 1 };
 })();

@@ -184,6 +184,8 @@ async def live_server(database: Database, pipeline_app: App, tmp_path: Path) -> 
 @pytest.fixture
 async def pipeline_worker(live_server: LiveServer) -> AsyncIterator[None]:
     """A real procrastinate worker running the pipeline queue in this event loop."""
+    from workers.context import close_browser
+
     worker = asyncio.create_task(
         live_server.services.queue.run_worker_async(queues=["pipeline"], concurrency=2, install_signal_handlers=False)
     )
@@ -193,3 +195,4 @@ async def pipeline_worker(live_server: LiveServer) -> AsyncIterator[None]:
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+        await close_browser()  # the worker's shared replay browser, as run_workers closes it

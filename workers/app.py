@@ -15,6 +15,7 @@ from procrastinate import App, PsycopgConnector
 from lab.config import Settings
 from lab.db.embedded import database_url
 from lab.db.engine import plain_url
+from workers.context import close_browser
 
 PIPELINE_QUEUE = "pipeline"
 # Fine-tuning runs (upload, follow a job for hours, evaluate) wait on a provider: their own queue and
@@ -56,15 +57,19 @@ async def open_app(conninfo: str) -> AsyncIterator[App]:
 
 async def run_workers(queue_app: App, concurrency: int, queues: Sequence[str] = QUEUES) -> None:
     """One worker per queue until cancelled: `concurrency` jobs at once on the pipeline queue,
-    TRAINING_CONCURRENCY on the training queue. Signal handling is the caller's."""
-    await asyncio.gather(
-        *(
-            queue_app.run_worker_async(
-                queues=[name],
-                name=f"{name}-worker",
-                concurrency=TRAINING_CONCURRENCY if name == TRAINING_QUEUE else concurrency,
-                install_signal_handlers=False,
+    TRAINING_CONCURRENCY on the training queue; the replay browser is closed when they stop.
+    Signal handling is the caller's."""
+    try:
+        await asyncio.gather(
+            *(
+                queue_app.run_worker_async(
+                    queues=[name],
+                    name=f"{name}-worker",
+                    concurrency=TRAINING_CONCURRENCY if name == TRAINING_QUEUE else concurrency,
+                    install_signal_handlers=False,
+                )
+                for name in queues
             )
-            for name in queues
         )
-    )
+    finally:
+        await close_browser()

@@ -1,15 +1,18 @@
-"""What pipeline tasks run against in this process: one Database and one BlobStore.
+"""What pipeline tasks run against in this process: one Database, one BlobStore and one replay browser.
 
 The composition root (web/cli.py) hands in the ones it built with `set_resources`; a worker
-started without that builds them from settings on first use. Tests use `use_resources`.
+started without that builds them from settings on first use. Tests use `use_resources`. The
+browser (lab.browser.SharedBrowser) launches on the first replay job, relaunches if it
+crashed, and is closed by `close_browser` when the workers stop (workers.app.run_workers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from lab.browser import SharedBrowser
 from lab.config import get_settings
 from lab.db import Database
 from lab.db.embedded import database_url
@@ -21,6 +24,7 @@ from lab.storage.factory import blob_store_from_settings
 class WorkerResources:
     db: Database
     blobs: BlobStore
+    browser: SharedBrowser = field(default_factory=SharedBrowser)
 
 
 _current: WorkerResources | None = None
@@ -50,3 +54,9 @@ def use_resources(db: Database, blobs: BlobStore) -> Iterator[WorkerResources]:
         yield _current
     finally:
         _current = previous
+
+
+async def close_browser() -> None:
+    """Close the current resources' replay browser, if one was launched (idempotent)."""
+    if _current is not None:
+        await _current.browser.close()

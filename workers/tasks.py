@@ -13,6 +13,7 @@ import uuid
 import procrastinate
 from procrastinate import App, JobContext
 
+from lab.browser import using_browser
 from lab.db import Database
 from lab.pipeline import STEPS, init_steps, next_step, run_step
 from workers.app import PIPELINE_QUEUE, app
@@ -27,7 +28,8 @@ TASK_NAMES = {step: f"pipeline.{step}" for step in STEPS}
 async def _run(context: JobContext, step: str, session_id: str) -> None:
     resources = get_resources()
     final_attempt = context.job.attempts >= MAX_ATTEMPTS
-    await run_step(resources.db, resources.blobs, uuid.UUID(session_id), step, final_attempt=final_attempt)
+    with using_browser(resources.browser):  # the process's one Chromium; each job gets fresh contexts in it
+        await run_step(resources.db, resources.blobs, uuid.UUID(session_id), step, final_attempt=final_attempt)
     following = next_step(step)
     if following is not None:
         await context.app.configure_task(TASK_NAMES[following]).defer_async(session_id=session_id)

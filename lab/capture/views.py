@@ -16,6 +16,7 @@ from lab.db.models import (
     Event,
     PipelineStep,
     ReplayResult,
+    ReplayVerdict,
     Screenshot,
     SelectorCandidate,
     Session,
@@ -65,6 +66,15 @@ class CandidateView:
     conditions: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PickView:
+    """What replay picked for one click under one condition (lab.db.models.ReplayVerdict)."""
+
+    pick: str  # candidate | fingerprint | none
+    rank: int | None  # the picked candidate's rank, when a candidate picked
+    outcome: str  # correct | wrong | abstained | target_absent | unknown
+
+
 @dataclass
 class ClickView:
     seq: int
@@ -72,6 +82,7 @@ class ClickView:
     target: dict[str, Any]
     candidates: list[CandidateView]
     screenshot_id: uuid.UUID | None
+    picks: dict[str, PickView] = field(default_factory=dict)  # by condition id
 
 
 def _row(session: Session, steps: dict[str, str], event_count: int = 0) -> SessionRow:
@@ -136,7 +147,8 @@ async def step_details(s: AsyncSession, session_id: uuid.UUID) -> list[dict[str,
 
 
 async def session_clicks(s: AsyncSession, session_id: uuid.UUID) -> list[ClickView]:
-    """Every click with its ranked candidates, their reliability and per-condition results."""
+    """Every click with its ranked candidates, their reliability and per-condition results, and
+    replay's pick per condition."""
     events = (
         await s.exec(
             select(Event).where(Event.session_id == session_id, Event.type == "click").order_by(col(Event.seq))
@@ -155,6 +167,12 @@ async def session_clicks(s: AsyncSession, session_id: uuid.UUID) -> list[ClickVi
     by_candidate: dict[int, dict[str, tuple[int, bool]]] = {}
     for r in results:
         by_candidate.setdefault(r.candidate_id, {})[r.condition] = (r.matched_count, r.correct)
+    verdicts = (await s.exec(select(ReplayVerdict).where(col(ReplayVerdict.event_id).in_(event_ids)))).all()
+    rank_of = {c.id: c.rank for c in candidates}
+    picks: dict[int, dict[str, PickView]] = {}
+    for v in verdicts:
+        rank = rank_of.get(v.candidate_id) if v.candidate_id is not None else None
+        picks.setdefault(v.event_id, {})[v.condition] = PickView(v.pick, rank, v.outcome)
     shots = (
         await s.exec(select(Screenshot).where(Screenshot.session_id == session_id, Screenshot.reason == "click"))
     ).all()
@@ -172,6 +190,7 @@ async def session_clicks(s: AsyncSession, session_id: uuid.UUID) -> list[ClickVi
             target=dict(e.payload.get("target", {})),
             candidates=views.get(e.id or -1, []),
             screenshot_id=shot_by_seq.get(e.seq),
+            picks=picks.get(e.id or -1, {}),
         )
         for e in events
     ]

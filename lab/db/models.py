@@ -148,6 +148,36 @@ class ReplayResult(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+# What `resolve` picked in one replayed page state: a candidate (`candidate_id`), the
+# fingerprint's relocation, or nothing (it abstained).
+VERDICT_PICKS = ("candidate", "fingerprint", "none")
+# Where the click target stood in that page state (lab.selectors.outcomes.TargetState).
+VERDICT_TARGETS = ("present", "removed", "unreproduced", "unknown")
+# correct: the target picked, or nothing where it was removed on purpose; wrong: another element,
+# or anything where it was removed; abstained: nothing although the target was there;
+# target_absent: the page state cannot show the target (nothing to judge); unknown: no ground
+# truth and the fingerprint finds nothing to compare with.
+VERDICT_OUTCOMES = ("correct", "wrong", "abstained", "target_absent", "unknown")
+
+
+class ReplayVerdict(SQLModel, table=True):
+    """Replay's verdict on one click under one condition: what `resolve` picked and whether it was right."""
+
+    __tablename__ = "replay_verdicts"
+    __table_args__ = (UniqueConstraint("event_id", "condition", name="uq_replay_verdict_event_condition"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    event_id: int = Field(sa_type=BigInteger, foreign_key="events.id", ondelete="CASCADE")
+    condition: str
+    pick: str
+    candidate_id: int | None = Field(
+        default=None, sa_type=BigInteger, foreign_key="selector_candidates.id", index=True, ondelete="CASCADE"
+    )
+    target: str
+    outcome: str
+    created_at: datetime = _ts()
+
+
 class TrainingExample(SQLModel, table=True):
     __tablename__ = "training_examples"
 

@@ -9,7 +9,7 @@
 // the same query engine, so they get the same reach into open shadow roots as ours.
 async ({ targets, settleMs, quietMs }) => {
   const api = globalThis.codesightSelectors;
-  if (!api || typeof api.query !== "function" || typeof api.resolve !== "function") {
+  if (!api || typeof api.query !== "function" || typeof api.pick !== "function") {
     throw new Error("globalThis.codesightSelectors is missing: generator.js was not injected into " + location.href);
   }
 
@@ -84,7 +84,8 @@ async ({ targets, settleMs, quietMs }) => {
     const expectNothing = found !== true && !target.expect_present;
     const candidates = target.candidates.map((c, i) => judge(c, i, targetRefs));
     const baselines = target.baselines.map((c, i) => judge(c, i, targetRefs));
-    const resolved = api.resolve({ candidates: target.candidates, fingerprint: target.fingerprint });
+    const picked = api.pick({ candidates: target.candidates, fingerprint: target.fingerprint });
+    const resolved = picked.element;
     const verdict = (el) => (expectNothing ? el === null || el === undefined : isTarget(el, targetRefs));
     const pick = resolved === null || resolved === undefined ? "none" : isTarget(resolved, targetRefs) ? "target" : "other";
     // Relocating by fingerprint alone scans the page, so it is done only when it can decide
@@ -98,6 +99,7 @@ async ({ targets, settleMs, quietMs }) => {
       resolved_correct: verdict(resolved),
       fingerprint_correct: fingerprintCorrect,
       pick,
+      pick_via: picked.via,
       candidates,
       baselines,
     };

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import structlog
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from lab.browser import CHROMIUM_ARGS, current_browser
 from lab.config import Settings, get_settings
 from lab.replay.conditions import VIEWPORTS, ConditionUnavailable, PageSource, ReplayCondition, state_spec
 from lab.selectors.outcomes import Candidate, CandidateOutcome, TargetOutcome, TargetState
@@ -37,15 +38,6 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 BATCH_SCRIPT = (Path(__file__).with_name("batch.js")).read_text(encoding="utf-8")
-# Chromium flags for a quiet headless replay browser (no sandbox inside containers).
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 # Parallel browser contexts; more gains little on one machine and starves the site server.
 DEFAULT_CONCURRENCY = 4
 # Cells per slot in one timed round when the bare pass is interleaved with the replay pass:
@@ -444,6 +436,7 @@ def _target_outcome(
         candidates=tuple(outcome(c, target.candidates[int(c["index"])].kind) for c in raw["candidates"]),
         pick=raw["pick"],
         baselines=tuple(baselines),
+        picked_via=raw["pick_via"],
     )
 
 
@@ -462,7 +455,11 @@ async def replay(
     browser: Browser | None = None,
     generator_path: Path | None = None,
 ) -> ReplayRun:
-    """Run the engine once, in `browser` or in a browser launched (and closed) for this call."""
+    """Run the engine once, in `browser`, else in the process's shared browser when the caller set
+    one (lab.browser.using_browser), else in a browser launched (and closed) for this call."""
+    shared = current_browser()
+    if browser is None and shared is not None:
+        browser = await shared.get()
     if browser is not None:
         return await ReplayEngine(browser, generator_path=generator_path).run(targets, matrix)
     async with launch_browser() as owned:

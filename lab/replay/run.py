@@ -1,7 +1,8 @@
 """Replay one stored session: the database edge around the engine and the scoring.
 
 Reads the session's clicks and their candidates, replays them over the matrix, writes one
-ReplayResult per (candidate, condition) and each candidate's reliability, and returns a
+ReplayResult per (candidate, condition), one ReplayVerdict per (click, condition) (what
+`resolve` picked and whether it was right) and each candidate's reliability, and returns a
 plain summary for the session quality step (per kind and per condition). Any registered
 state may be in the matrix (settings.replay_states): `next_version` loads the next version of
 a fixture site the session was recorded on; a state whose source a session lacks (no stored
@@ -23,11 +24,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from lab.db.engine import Database
-from lab.db.models import Event, ReplayResult, SelectorCandidate, Session, utcnow
+from lab.db.models import Event, ReplayResult, ReplayVerdict, SelectorCandidate, Session, utcnow
 from lab.replay.conditions import ReplayCondition
 from lab.replay.engine import ReplayRun, ReplayTarget, replay
 from lab.replay.urls import url_mapper_for_site
-from lab.selectors.outcomes import Candidate
+from lab.selectors.outcomes import Candidate, TargetOutcome
 from lab.selectors.reliability import (
     KindReliability,
     candidate_kinds,
@@ -35,12 +36,15 @@ from lab.selectors.reliability import (
     kind_reliability,
     mean_reliability,
     top1_rate,
+    verdict_outcome,
 )
 
 log = structlog.get_logger(__name__)
 
-# Rows per INSERT: 5 columns each stays far below asyncpg's limit of 32,767 bind parameters per statement.
+# Rows per INSERT: 5 to 7 columns each stays far below asyncpg's limit of 32,767 bind parameters per statement.
 ROWS_PER_STATEMENT = 2_000
+# What a second replay of the same session overwrites in a (click, condition)'s verdict.
+VERDICT_COLUMNS = ("pick", "candidate_id", "target", "outcome", "created_at")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class ReplaySummary:
     top1_correct_rate: float | None  # share of judged (click, condition) pairs where replay's pick was right
     kind_reliability: dict[str, KindReliability]
     results_written: int  # ReplayResult rows inserted or updated
+    verdicts_written: int  # ReplayVerdict rows (one per replayed click and condition) inserted or updated
     seconds: float  # engine time (browser work), without the database
     condition_top1: dict[str, float | None] = field(default_factory=dict)  # top-1 rate per condition id
     skipped: list[str] = field(default_factory=list)  # "condition url: reason" of page states not built
@@ -80,6 +85,20 @@ def candidates_of(payload: Mapping[str, Any], rows: Sequence[SelectorCandidate])
         extra = {k: v for k, v in raw.items() if k not in ("kind", "selector", "score")}
         out.append(Candidate(row.kind, row.value, row.score, extra if raw.get("selector") == row.value else {}))
     return tuple(out)
+
+
+def verdict_row(target: TargetOutcome, candidate_ids: Mapping[tuple[str, int], int]) -> dict[str, Any]:
+    """The ReplayVerdict row of one click under one condition; `candidate_ids` by (click id, rank)."""
+    via = target.picked_via
+    return {
+        "event_id": int(target.click_id),
+        "condition": target.condition_id,
+        "pick": "none" if via is None else "fingerprint" if via == "fingerprint" else "candidate",
+        "candidate_id": candidate_ids[(target.click_id, via)] if isinstance(via, int) else None,
+        "target": target.target,
+        "outcome": verdict_outcome(target),
+        "created_at": utcnow(),
+    }
 
 
 async def replay_session(
@@ -147,6 +166,7 @@ async def replay_session(
         for target in run.outcomes
         for o in target.candidates
     ]
+    verdicts = [verdict_row(target, row_ids) for target in run.outcomes]
     async with db.session() as s:
         for start in range(0, len(results), ROWS_PER_STATEMENT):
             stmt = insert(ReplayResult).values(results[start : start + ROWS_PER_STATEMENT])
@@ -158,6 +178,14 @@ async def replay_session(
                         "correct": stmt.excluded.correct,
                         "created_at": stmt.excluded.created_at,
                     },
+                )
+            )
+        for start in range(0, len(verdicts), ROWS_PER_STATEMENT):
+            stmt = insert(ReplayVerdict).values(verdicts[start : start + ROWS_PER_STATEMENT])
+            await s.exec(
+                stmt.on_conflict_do_update(
+                    constraint="uq_replay_verdict_event_condition",
+                    set_={name: stmt.excluded[name] for name in VERDICT_COLUMNS},
                 )
             )
         if reliabilities:
@@ -175,6 +203,7 @@ async def replay_session(
         top1_correct_rate=top1_rate(run.outcomes),
         kind_reliability=kind_reliability(reliabilities, candidate_kinds(run.outcomes)),
         results_written=len(results),
+        verdicts_written=len(verdicts),
         seconds=run.seconds,
         condition_top1={c.id: top1_rate(o for o in run.outcomes if o.condition_id == c.id) for c in matrix},
         skipped=[f"{s.condition_id} {s.page_url}: {s.reason}" for s in run.skipped],

@@ -1,19 +1,29 @@
 """Selector reliability over the stored replay results: by kind, site, condition and time bucket.
 
-Postgres does the counting, in two statements over replay_results ⋈ selector_candidates ⋈
-sessions: one with GROUPING SETS for every breakdown of the per-candidate figures, one for
-replay's pick per (click, condition). Time is when the session was recorded
+Postgres does the counting, in two statements: one over replay_results ⋈ selector_candidates ⋈
+sessions (with each result's replay_verdicts row for where the target stood) with GROUPING SETS
+for every breakdown of the per-candidate figures, one over replay_verdicts ⋈ events ⋈ sessions
+for replay's pick per (click, condition). Time is when the session was recorded
 (`sessions.started_at`, buckets in UTC), so a site's figures over time show how selectors
 recorded on its pages hold up as the site changes.
 
-- *Reliability* (DESIGN.md): share of replay results (one candidate under one condition) in
-  which the candidate matches exactly one element and it is the target. replay_results does not
-  keep whether the target was on the page (removed on purpose, or not reproducible in that page
-  state), so such results count as failures here: these figures are a lower bound of the ones
-  the per-candidate `selector_candidates.reliability` and the benchmark report.
-- *Top-1*: share of (click, condition) pairs where the first candidate in rank order that
-  matches exactly one element is the target. The fingerprint fallback's verdict is not stored,
-  so a pair where no candidate is unique counts as a miss.
+Cells are judged as the benchmark judges them (lab.bench.figures): a cell counts when the target
+is on the page (`present`) or was removed on purpose (`removed`: the right answer is nothing).
+Cells whose page state cannot show the target (`unreproduced`: a dialog only an earlier click
+opens, a nav hidden on phones) or that have nothing to compare with (`unknown`: no ground truth
+and the fingerprint finds nothing) count as `unjudged`, outside every rate.
+
+- *Reliability* (DESIGN.md): share of judged replay results (one candidate under one condition)
+  in which the candidate matches exactly one element and it is the target, or, where the target
+  was removed on purpose, matches nothing. Results of sessions replayed before replay verdicts
+  were stored (migration 0004) have no target state: they count as if the target were present,
+  as they did before, until the session is replayed again.
+- *Top-1*: share of judged (click, condition) pairs where replay's pick (`resolve`: the first
+  unique candidate that checks out, else the fingerprint's relocation, else nothing) is right:
+  the target, or nothing where it was removed. `wrong` picks another element (or anything where
+  it was removed); `abstained` picks nothing although the target is there; `fingerprint` counts
+  the judged pairs the fingerprint picked for. Pairs replayed before 0004 have no verdict and are
+  not counted.
 """
 
 from __future__ import annotations
@@ -23,13 +33,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, computed_field
-from sqlalchemy import Boolean, and_, func, literal_column, select, tuple_, type_coerce
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy import and_, func, literal_column, not_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lab.db.models import ReplayResult, SelectorCandidate, Session
+from lab.db.models import Event, ReplayResult, ReplayVerdict, SelectorCandidate, Session
 
 Bucket = Literal["day", "week"]
 BUCKETS: tuple[Bucket, ...] = ("day", "week")
@@ -51,10 +60,11 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
     "over_time_by_site": ("bucket", "site"),
     "over_time_by_kind": ("bucket", "kind"),
 }
-TOP1_DIMENSIONS = ("site", "bucket")
+TOP1_DIMENSIONS = ("site", "condition", "bucket")
 TOP1_GROUPINGS: dict[str, tuple[str, ...]] = {
     "totals": (),
     "by_site": ("site",),
+    "by_condition": ("condition",),
     "over_time": ("bucket",),
     "over_time_by_site": ("bucket", "site"),
 }
@@ -65,11 +75,13 @@ def _rate(hits: int, total: int) -> float | None:
 
 
 class Reliability(BaseModel):
-    """Counts of replay results (one candidate under one condition) and the rates over them; None when empty."""
+    """Counts of replay results (one candidate under one condition) and the rates over the judged ones;
+    None when none was judged."""
 
-    results: int = 0
-    unique: int = 0  # matched exactly one element
-    correct: int = 0  # matched exactly one element, and it is the target
+    results: int = 0  # judged: the target present, or removed on purpose
+    unique: int = 0  # judged, and matched exactly one element
+    correct: int = 0  # matched exactly the target, or nothing where the target was removed on purpose
+    unjudged: int = 0  # the page state cannot show the target, or nothing to compare with (not in the rates)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -92,15 +104,24 @@ class BucketReliability(Reliability):
 
 
 class Top1(BaseModel):
-    """Replay's pick over (click, condition) pairs: how often the first unique candidate is the target."""
+    """Replay's pick (`resolve`, fingerprint fallback included) over judged (click, condition) pairs."""
 
-    pairs: int = 0
-    correct: int = 0
+    pairs: int = 0  # judged pairs: correct + wrong + abstained
+    correct: int = 0  # the target, or nothing where it was removed on purpose
+    wrong: int = 0  # another element, or anything where the target was removed
+    abstained: int = 0  # nothing although the target was there
+    fingerprint: int = 0  # judged pairs where no candidate checked out and the fingerprint picked
+    unjudged: int = 0  # target not reproducible in that page state, or nothing to compare with
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def rate(self) -> float | None:
         return _rate(self.correct, self.pairs)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def wrong_rate(self) -> float | None:
+        return _rate(self.wrong, self.pairs)
 
 
 class BucketTop1(Top1):
@@ -129,12 +150,13 @@ class SelectorAnalytics(BaseModel):
     over_time_by_kind: dict[str, list[BucketReliability]]
     top1: Top1
     top1_by_site: dict[str, Top1]
+    top1_by_condition: dict[str, Top1]
     top1_over_time: list[BucketTop1]
     top1_over_time_by_site: dict[str, list[BucketTop1]]
 
     @property
     def empty(self) -> bool:
-        return self.totals.results == 0
+        return self.totals.results == 0 and self.totals.unjudged == 0
 
     def kind_site(self, kind: str, site: str) -> Reliability | None:
         """The cell of one kind on one site, None when that kind never appeared on that site."""
@@ -202,14 +224,21 @@ async def selector_analytics(
     filters = [col(Session.started_at) >= since, col(Session.started_at) < until]
     if site is not None:
         filters.append(col(Session.site) == site)
-    joined = (
+    results = (
         select()
         .select_from(ReplayResult)
         .join(SelectorCandidate, col(SelectorCandidate.id) == col(ReplayResult.candidate_id))
         .join(Session, col(Session.id) == col(SelectorCandidate.session_id))
+        .outerjoin(
+            ReplayVerdict,
+            and_(
+                col(ReplayVerdict.event_id) == col(SelectorCandidate.event_id),
+                col(ReplayVerdict.condition) == col(ReplayResult.condition),
+            ),
+        )
         .where(*filters)
     )
-    rows = joined.add_columns(
+    rows = results.add_columns(
         col(SelectorCandidate.kind).label("kind"),
         col(Session.site).label("site"),
         col(ReplayResult.condition).label("condition"),
@@ -218,44 +247,72 @@ async def selector_analytics(
         _bucket_expr(bucket).label("bucket"),
         col(ReplayResult.matched_count).label("matched_count"),
         col(ReplayResult.correct).label("correct"),
+        # Replayed before verdicts were stored: counted as if the target were present (module docstring).
+        func.coalesce(col(ReplayVerdict.target), literal_column("'present'")).label("target"),
     ).subquery("rows")
-    unique = rows.c.matched_count == 1
+    present, removed = rows.c.target == "present", rows.c.target == "removed"
+    judged = or_(present, removed)
+    right = or_(and_(present, rows.c.matched_count == 1, rows.c.correct), and_(removed, rows.c.matched_count == 0))
     counts = select(
         *(rows.c[d] for d in DIMENSIONS),
         func.grouping(*(rows.c[d] for d in DIMENSIONS)).label("mask"),
-        func.count().label("results"),
-        func.count().filter(unique).label("unique"),
-        func.count().filter(and_(unique, rows.c.correct)).label("correct"),
+        func.count().filter(judged).label("results"),
+        func.count().filter(and_(judged, rows.c.matched_count == 1)).label("unique"),
+        func.count().filter(right).label("correct"),
+        func.count().filter(not_(judged)).label("unjudged"),
     ).group_by(_grouping_sets(rows.c, GROUPINGS))
     conn = await s.connection()  # plain Core statements: the ORM session's own connection and transaction
     groups: dict[str, list[Any]] = {name: [] for name in GROUPINGS}
     for row in (await conn.execute(counts)).all():
         groups[_grouping_of(row.mask, DIMENSIONS, GROUPINGS)].append(row)
 
-    # One row per (click, condition): replay's pick is the first unique candidate in rank order.
-    pairs = joined.add_columns(
-        col(Session.site).label("site"),
-        _bucket_expr(bucket).label("bucket"),
-        func.array_agg(aggregate_order_by(col(ReplayResult.correct), col(SelectorCandidate.rank)))
-        .filter(col(ReplayResult.matched_count) == 1)
-        .label("unique_verdicts"),
-    ).group_by(col(SelectorCandidate.event_id), col(ReplayResult.condition), col(Session.site), _bucket_expr(bucket))
-    pair_rows = pairs.subquery("pairs")
-    first_verdict = func.coalesce(type_coerce(pair_rows.c.unique_verdicts, ARRAY(Boolean))[1], False)
+    # One verdict per (click, condition): what resolve picked there and whether it was right.
+    verdicts = (
+        select(
+            col(Session.site).label("site"),
+            col(ReplayVerdict.condition).label("condition"),
+            _bucket_expr(bucket).label("bucket"),
+            col(ReplayVerdict.pick).label("pick"),
+            col(ReplayVerdict.outcome).label("outcome"),
+        )
+        .select_from(ReplayVerdict)
+        .join(Event, col(Event.id) == col(ReplayVerdict.event_id))
+        .join(Session, col(Session.id) == col(Event.session_id))
+        .where(*filters)
+        .subquery("verdicts")
+    )
+    outcome = verdicts.c.outcome
+    picks_judged = outcome.in_(("correct", "wrong", "abstained"))
     top1_counts = select(
-        *(pair_rows.c[d] for d in TOP1_DIMENSIONS),
-        func.grouping(*(pair_rows.c[d] for d in TOP1_DIMENSIONS)).label("mask"),
-        func.count().label("pairs"),
-        func.count().filter(first_verdict).label("correct"),
-    ).group_by(_grouping_sets(pair_rows.c, TOP1_GROUPINGS))
+        *(verdicts.c[d] for d in TOP1_DIMENSIONS),
+        func.grouping(*(verdicts.c[d] for d in TOP1_DIMENSIONS)).label("mask"),
+        func.count().filter(picks_judged).label("pairs"),
+        func.count().filter(outcome == "correct").label("correct"),
+        func.count().filter(outcome == "wrong").label("wrong"),
+        func.count().filter(outcome == "abstained").label("abstained"),
+        func.count().filter(and_(picks_judged, verdicts.c.pick == "fingerprint")).label("fingerprint"),
+        func.count().filter(not_(picks_judged)).label("unjudged"),
+    ).group_by(_grouping_sets(verdicts.c, TOP1_GROUPINGS))
     top1_groups: dict[str, list[Any]] = {name: [] for name in TOP1_GROUPINGS}
     for row in (await conn.execute(top1_counts)).all():
         top1_groups[_grouping_of(row.mask, TOP1_DIMENSIONS, TOP1_GROUPINGS)].append(row)
     return _assemble(groups, top1_groups, since=since, until=until, bucket=bucket, site=site)
 
 
-def _reliability(row: Any) -> Reliability:
-    return Reliability(results=row.results, unique=row.unique, correct=row.correct)
+RELIABILITY_COUNTS = ("results", "unique", "correct", "unjudged")
+TOP1_COUNTS = ("pairs", "correct", "wrong", "abstained", "fingerprint", "unjudged")
+
+
+def _reliability_counts(row: Any) -> dict[str, int]:
+    return {name: getattr(row, name) for name in RELIABILITY_COUNTS}
+
+
+def _top1_counts(row: Any) -> dict[str, int]:
+    return {name: getattr(row, name) for name in TOP1_COUNTS}
+
+
+def _top1(row: Any) -> Top1:
+    return Top1(**_top1_counts(row))
 
 
 def _assemble(
@@ -270,10 +327,11 @@ def _assemble(
     """The SQL rows, keyed and ordered (kinds, sites and conditions by name, buckets oldest first)."""
 
     def keyed(name: str, key: str) -> dict[str, Reliability]:
-        return {getattr(r, key): _reliability(r) for r in sorted(groups[name], key=lambda r: getattr(r, key))}
+        ordered = sorted(groups[name], key=lambda r: getattr(r, key))
+        return {getattr(r, key): Reliability(**_reliability_counts(r)) for r in ordered}
 
     def point(r: Any) -> BucketReliability:
-        return BucketReliability(bucket=_as_date(r.bucket), results=r.results, unique=r.unique, correct=r.correct)
+        return BucketReliability(bucket=_as_date(r.bucket), **_reliability_counts(r))
 
     def series(name: str, key: str) -> dict[str, list[BucketReliability]]:
         out: dict[str, list[BucketReliability]] = {}
@@ -281,9 +339,12 @@ def _assemble(
             out.setdefault(getattr(r, key), []).append(point(r))
         return out
 
+    def top1_keyed(name: str, key: str) -> dict[str, Top1]:
+        return {getattr(r, key): _top1(r) for r in sorted(top1_groups[name], key=lambda r: getattr(r, key))}
+
     def top1_series(rows: list[Any]) -> list[BucketTop1]:
         ordered = sorted(rows, key=lambda r: r.bucket)
-        return [BucketTop1(bucket=_as_date(r.bucket), pairs=r.pairs, correct=r.correct) for r in ordered]
+        return [BucketTop1(bucket=_as_date(r.bucket), **_top1_counts(r)) for r in ordered]
 
     totals = groups["totals"][0] if groups["totals"] else None
     top1_totals = top1_groups["totals"][0] if top1_groups["totals"] else None
@@ -301,11 +362,11 @@ def _assemble(
         sites=list(by_site),
         kinds=list(by_kind),
         buckets=[p.bucket for p in over_time],
-        totals=_reliability(totals) if totals is not None else Reliability(),
+        totals=Reliability(**_reliability_counts(totals)) if totals is not None else Reliability(),
         by_kind=by_kind,
         by_site=by_site,
         by_kind_site=[
-            KindSiteReliability(kind=r.kind, site=r.site, results=r.results, unique=r.unique, correct=r.correct)
+            KindSiteReliability(kind=r.kind, site=r.site, **_reliability_counts(r))
             for r in sorted(groups["by_kind_site"], key=lambda r: (r.kind, r.site))
         ],
         by_condition=keyed("by_condition", "condition"),
@@ -314,10 +375,9 @@ def _assemble(
         over_time=over_time,
         over_time_by_site=series("over_time_by_site", "site"),
         over_time_by_kind=series("over_time_by_kind", "kind"),
-        top1=Top1(pairs=top1_totals.pairs, correct=top1_totals.correct) if top1_totals is not None else Top1(),
-        top1_by_site={
-            r.site: Top1(pairs=r.pairs, correct=r.correct) for r in sorted(top1_groups["by_site"], key=lambda r: r.site)
-        },
+        top1=_top1(top1_totals) if top1_totals is not None else Top1(),
+        top1_by_site=top1_keyed("by_site", "site"),
+        top1_by_condition=top1_keyed("by_condition", "condition"),
         top1_over_time=top1_series(top1_groups["over_time"]),
         top1_over_time_by_site={name: top1_series(rows) for name, rows in sorted(top1_by_site.items())},
     )

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 TargetState = Literal["present", "removed", "unreproduced", "unknown"]
-Pick = Literal["target", "other", "none"]
-"""What `resolve` returned in one page state: the target, another element, or nothing (abstained)."""
 """Where the click target stands in one replayed page state.
 
 present: the reference element is on the page (ground truth, or the fingerprint found it).
@@ -18,6 +16,10 @@ unreproduced: ground truth says the target is not on the page, or not rendered, 
     viewport hides it (a desktop-only nav); nothing to judge.
 unknown: no ground truth and the fingerprint finds nothing, so no match can be confirmed.
 """
+Pick = Literal["target", "other", "none"]
+"""What `resolve` returned in one page state: the target, another element, or nothing (abstained)."""
+VerdictOutcome = Literal["correct", "wrong", "abstained", "target_absent", "unknown"]
+"""Replay's pick judged (lab.selectors.reliability.verdict_outcome; lab.db.models.VERDICT_OUTCOMES)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class TargetOutcome:
     when the target is removed). `fingerprint_correct`: the same for the fingerprint alone,
     the fallback replay uses when no candidate is unique; None when it was not computed
     because a candidate already matched the target alone (relocation scans the whole page).
-    `pick` says what resolve returned.
+    `pick` says what resolve returned, `picked_via` what gave it: the index of the candidate
+    (rank order), "fingerprint" for relocation, or None when it abstained.
     `baselines`: outcomes of other generators' selectors for the same target (benchmarks),
     `kind` naming the generator.
     """
@@ -81,3 +84,4 @@ class TargetOutcome:
     candidates: tuple[CandidateOutcome, ...]
     pick: Pick = "none"
     baselines: tuple[CandidateOutcome, ...] = ()
+    picked_via: int | Literal["fingerprint"] | None = None

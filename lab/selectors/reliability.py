@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from statistics import fmean
 
-from lab.selectors.outcomes import CandidateOutcome, TargetOutcome
+from lab.selectors.outcomes import CandidateOutcome, Pick, TargetOutcome, VerdictOutcome
 
 # One condition's verdict on one candidate. Reliability is their mean, so with these 1/0
 # values it is exactly DESIGN.md's "share of conditions in which it is unique and correct".
@@ -23,6 +23,9 @@ UNIQUE_UNCONFIRMED_SCORE = 0.0  # one match the fingerprint cannot confirm (no g
 AMBIGUOUS_SCORE = 0.0  # several matches: replay cannot tell which one was meant
 MISSING_SCORE = 0.0  # no match (or an invalid selector) while the target is on the page
 FOUND_REMOVED_SCORE = 0.0  # the target is gone on purpose but the candidate still matches something
+
+# Replay's pick where the target is on the page: a wrong element is worse than none (abstained).
+PRESENT_TARGET_VERDICTS: Mapping[Pick, VerdictOutcome] = {"target": "correct", "other": "wrong", "none": "abstained"}
 
 # A candidate at or above this reliability is one replay can lean on; the quality step
 # flags clicks whose best candidate falls below it.
@@ -106,6 +109,19 @@ def top1_correct(target: TargetOutcome) -> bool | None:
         if outcome.matched_count == 1:
             return outcome.correct
     return target.fingerprint_correct
+
+
+def verdict_outcome(target: TargetOutcome) -> VerdictOutcome:
+    """Replay's verdict on one click under one condition, judged as the benchmark judges a pick:
+    right is the target, or nothing where it was removed on purpose; no pick of a present target
+    is an abstention; a page state without the target, or with nothing to compare, judges nothing."""
+    if target.target == "unreproduced":
+        return "target_absent"
+    if target.target == "unknown":
+        return "unknown"
+    if target.target == "removed":
+        return "correct" if target.pick == "none" else "wrong"
+    return PRESENT_TARGET_VERDICTS[target.pick]
 
 
 def top1_rate(targets: Iterable[TargetOutcome]) -> float | None:

@@ -13,9 +13,10 @@ from sqlmodel import col, func, select
 
 from lab.collect import collect_session
 from lab.config import PROJECT_ROOT, get_settings
-from lab.db.models import Event, ReplayResult, Screenshot, SelectorCandidate
+from lab.db.models import Event, ReplayResult, ReplayVerdict, Screenshot, SelectorCandidate
 from lab.training.validate import validate_jsonl_text
 from tests.conftest import LiveServer
+from workers.context import get_resources
 
 SHOP = PROJECT_ROOT / "fixtures" / "sites" / "shop"
 DONE_TIMEOUT_S = 240
@@ -57,6 +58,7 @@ async def test_collected_shop_session_goes_through_every_step_to_validated_jsonl
         assert body["status"] == "done", json.dumps(body, indent=1)
         assert body["mode"] == "automated" and body["site"] == "shop"
         assert body["steps"] == {"replay": "done", "quality": "done", "training": "done", "archive": "done"}
+        assert get_resources().browser.launches == 1, "the worker's shared browser, launched by the replay job"
         assert isinstance(body["quality_score"], float) and 0 <= body["quality_score"] <= 100
 
         headers = {"Authorization": f"Bearer {live_server.user_token}"}
@@ -78,6 +80,7 @@ async def test_collected_shop_session_goes_through_every_step_to_validated_jsonl
         assert page.status_code == 200
         assert page.text.count('class="click"') >= 5
         assert "/screenshots/" in page.text and "mobile/fresh" in page.text
+        assert 'data-pick="' in page.text, "replay's pick per condition under each click's grid"
 
     async with live_server.services.db.session() as s:
         clicks = (await s.exec(select(Event).where(Event.type == "click"))).all()
@@ -95,6 +98,9 @@ async def test_collected_shop_session_goes_through_every_step_to_validated_jsonl
             )
         ).one()
         assert n_results == 4 * n_candidates, "every click candidate replayed under 2 viewports x 2 states"
+        verdicts = (await s.exec(select(ReplayVerdict))).all()
+        assert len(verdicts) == 4 * len(clicks), "one verdict per click and condition"
+        assert sum(v.outcome == "correct" for v in verdicts) >= len(verdicts) // 2
         shots = (await s.exec(select(Screenshot))).all()
         assert {x.reason for x in shots} >= {"click"}
         for shot in shots:

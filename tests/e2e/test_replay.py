@@ -14,10 +14,11 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page
 from sqlmodel import func, select
 
+from lab.browser import SharedBrowser, current_browser, using_browser
 from lab.capture.wire import ClickEvent
 from lab.config import PROJECT_ROOT, get_settings
 from lab.db import Database
-from lab.db.models import Event, ReplayResult, SelectorCandidate, Session
+from lab.db.models import Event, ReplayResult, ReplayVerdict, SelectorCandidate, Session
 from lab.replay import conditions
 from lab.replay.conditions import default_matrix
 from lab.replay.engine import ReplayEngine, ReplayRun, ReplayTarget, launch_browser
@@ -250,3 +251,38 @@ async def test_replay_session_stores_results_and_reliability(replay_browser: Bro
     # Only the cart dialog's candidates stay unjudged: a fresh product page has the dialog closed.
     assert len(rows) - len(judged) == len(next(t for t in walk.targets if t.lab_id == "dialog-view-cart").candidates)
     assert any(r.reliability == 1.0 for r in judged)
+    # One verdict per (click, condition), rewritten in place by the second run: what resolve picked there.
+    async with database.session() as s:
+        verdicts = (await s.exec(select(ReplayVerdict))).all()
+        events = (await s.exec(select(Event).where(Event.session_id == session.id))).all()
+    assert summary.verdicts_written == again.verdicts_written == len(verdicts) == len(walk.targets) * len(MATRIX)
+    lab_ids = {e.id: e.payload["target"]["lab_id"] for e in events}
+    candidates_of_event = {r.id: r.event_id for r in rows}
+    dialog = [v for v in verdicts if lab_ids[v.event_id] == "dialog-view-cart"]
+    assert dialog and all(v.target == "unreproduced" and v.outcome == "target_absent" for v in dialog)
+    picked = [v for v in verdicts if v.pick == "candidate"]
+    assert all(v.candidate_id is not None and candidates_of_event[v.candidate_id] == v.event_id for v in picked)
+    assert all(v.candidate_id is None for v in verdicts if v.pick != "candidate")
+    others = [v for v in verdicts if v not in dialog]
+    assert sum(v.outcome == "correct" for v in others) >= 0.9 * len(others)
+    assert not any(v.outcome == "wrong" for v in others)
+
+
+async def test_shared_browser_launches_once_relaunches_when_gone_and_closes() -> None:
+    shared = SharedBrowser()
+    assert shared.launches == 0  # nothing launched until a replay needs it
+    try:
+        first = await shared.get()
+        assert await shared.get() is first and shared.launches == 1
+        context = await first.new_context()  # jobs use their own contexts in it
+        await context.close()
+        await first.close()  # as if Chromium crashed or was killed
+        second = await shared.get()
+        assert second is not first and second.is_connected() and shared.launches == 2
+        with using_browser(shared):
+            assert current_browser() is shared
+        assert current_browser() is None
+    finally:
+        await shared.close()
+    assert not second.is_connected()
+    await shared.close()  # idempotent

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
-from lab.selectors.outcomes import CandidateOutcome, TargetOutcome, TargetState
+from lab.replay.run import verdict_row
+from lab.selectors.outcomes import CandidateOutcome, Pick, TargetOutcome, TargetState, VerdictOutcome
 from lab.selectors.reliability import (
     RELIABLE_AT,
     candidate_kinds,
@@ -15,6 +18,7 @@ from lab.selectors.reliability import (
     reliability,
     top1_correct,
     top1_rate,
+    verdict_outcome,
 )
 
 CONDITIONS = ("mobile/fresh", "mobile/reload", "desktop/fresh", "desktop/reload")
@@ -144,3 +148,43 @@ def test_top1_rate_skips_unreproduced_targets() -> None:
     ]
     assert top1_rate(targets) == 0.5
     assert top1_rate([]) is None
+
+
+@pytest.mark.parametrize(
+    ("target", "pick", "expected"),
+    [
+        ("present", "target", "correct"),
+        ("present", "other", "wrong"),
+        ("present", "none", "abstained"),
+        ("removed", "none", "correct"),  # gone on purpose: finding nothing is the right answer
+        ("removed", "other", "wrong"),
+        ("unreproduced", "none", "target_absent"),
+        ("unreproduced", "other", "target_absent"),  # the page state cannot show the target: nothing to judge
+        ("unknown", "other", "unknown"),  # no ground truth and the fingerprint finds nothing to compare with
+    ],
+)
+def test_verdict_judges_resolves_pick_against_where_the_target_stood(
+    target: TargetState, pick: Pick, expected: VerdictOutcome
+) -> None:
+    judged = TargetOutcome("1", "mobile/fresh", "http://site/v1/", target, False, None, (), pick=pick)
+    assert verdict_outcome(judged) == expected
+
+
+def test_verdict_row_names_the_picked_candidate_or_the_fingerprint() -> None:
+    ids = {("7", 0): 70, ("7", 1): 71}
+
+    def row(via: int | Literal["fingerprint"] | None, pick: Pick) -> dict[str, object]:
+        judged = TargetOutcome("7", "desktop/reload", "u", "present", False, None, (), pick=pick, picked_via=via)
+        return {k: v for k, v in verdict_row(judged, ids).items() if k != "created_at"}
+
+    assert row(1, "target") == {
+        "event_id": 7,
+        "condition": "desktop/reload",
+        "pick": "candidate",
+        "candidate_id": 71,
+        "target": "present",
+        "outcome": "correct",
+    }
+    assert (row("fingerprint", "other")["pick"], row("fingerprint", "other")["candidate_id"]) == ("fingerprint", None)
+    assert row("fingerprint", "other")["outcome"] == "wrong"
+    assert (row(None, "none")["pick"], row(None, "none")["outcome"]) == ("none", "abstained")

@@ -28,7 +28,8 @@ class AnalyticsController(Controller):
         bucket: FromQuery[Bucket] = "day",
     ) -> SelectorAnalytics:
         """Reliability (unique and correct) by kind, site, kind and site, condition, viewport, state
-        and time bucket, and replay's top-1 per site, for sessions started in the last `days`."""
+        and time bucket, and replay's pick (top-1, fingerprint included) per site and condition, for sessions
+        started in the last `days`; see lab.selectors.analytics for what is judged."""
         async with services.db.session() as s:
             try:
                 return await selector_analytics(s, site=site or None, days=days, bucket=bucket)

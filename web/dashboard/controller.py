@@ -53,7 +53,10 @@ class DashboardController(Controller):
             steps = await views.step_details(s, session_id)
             clicks = await views.session_clicks(s, session_id)
             timeline = await views.session_timeline(s, session_id)
-        conditions = sorted({c for click in clicks for cand in click.candidates for c in cand.conditions})
+        conditions = sorted(
+            {c for click in clicks for cand in click.candidates for c in cand.conditions}
+            | {c for click in clicks for c in click.picks}
+        )
         return Template(
             "session.html",
             context={
