@@ -5,7 +5,7 @@
 // extension, idb_store.js), `flags` the `recording` flag content scripts watch
 // (chrome.storage.local), plus fetch, WebSocket and timers.
 
-import { apiUrl, backoffDelayMs, batchBody, isAck, settledSeqs, takeBatch, wsUrl } from './wire.js';
+import { apiUrl, backoffDelayMs, batchBody, isAck, settledSeqs, takeBatch, wellFormed, wsUrl } from './wire.js';
 
 const SESSION_KEY = 'session';
 // The flag content scripts watch to know whether to capture at all (they never see the token).
@@ -133,7 +133,7 @@ export class Recorder {
       }
       const counts = this.#session.counts || (this.#session.counts = {});
       counts[event.type] = (counts[event.type] || 0) + 1;
-      const stamped = { ...event, seq };
+      const stamped = { ...wellFormed(event), seq };
       // seq and event are persisted together: a restarted worker never reuses a seq.
       await this.#storage.set({ [SESSION_KEY]: this.#session, [queueKey(seq)]: stamped });
       this.#enqueue(stamped);

@@ -32,6 +32,31 @@ export function wsUrl(server, sessionId, token) {
   return url.toString();
 }
 
+// A UTF-16 surrogate without its partner: what `.slice(0, n)` leaves when it cuts an emoji in half.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+function wellFormedText(text) {
+  if (!LONE_SURROGATE.test(text)) return text;
+  LONE_SURROGATE.lastIndex = 0;
+  // A half character at either end is what truncation cut off: drop it; one inside is broken
+  // text from the page and reads as U+FFFD, as the server would store it anyway.
+  return text
+    .replace(/^[\uDC00-\uDFFF]/, '')
+    .replace(/[\uD800-\uDBFF]$/, '')
+    .replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/** `value` with every string in its arrays and plain objects well-formed UTF-16 (Postgres refuses
+ * lone surrogates); anything else (a Blob, an ArrayBuffer) is returned as it is. */
+export function wellFormed(value) {
+  if (typeof value === 'string') return wellFormedText(value);
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (value && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormedText(k), wellFormed(v)]));
+  }
+  return value;
+}
+
 export function batchBody(events) {
   return { v: WIRE_VERSION, events };
 }

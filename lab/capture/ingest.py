@@ -2,12 +2,16 @@
 
 REST and WebSocket both land here. A batch is stored in one transaction;
 a resent event (same session and seq) is a no-op and is reported as a duplicate.
+An event the database refuses (a value out of a column's range, a constraint) is reported as that
+event's error and the rest of the batch is stored: retrying it could never succeed. A failure on our
+side (the blob store, the connection) fails the whole batch, which the client sends again.
 Every event is scrubbed of personal patterns (lab/privacy) before it is stored: the
 browser masks first, this is the second line of defence.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +20,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lab.capture.media import (
@@ -59,6 +64,17 @@ log = structlog.get_logger(__name__)
 # Never scrubbed: binary data URLs, perceptual hashes, numbers.
 SCRUB_SKIP_KEYS = frozenset({"image", "data", "dhash"})
 _CONTENT_TYPES = {"screenshot": "image/webp", "snapshot": "application/gzip", "audio": "audio/webm"}
+# SQLSTATE classes in which Postgres refuses the row itself, not the request or the server: 22 data
+# exception (a value out of range, invalid text for a type), 23 integrity constraint violation
+# (https://www.postgresql.org/docs/current/errcodes-appendix.html). Anything else (connection, disk,
+# deadlock, shutdown) is ours and fails the whole batch.
+ROW_REFUSED_SQLSTATE_CLASSES = ("22", "23")
+# Longest reason quoted back to the client and into the log.
+MAX_REASON_CHARS = 200
+# asyncpg's own refusal of a parameter it cannot encode quotes the value; only the reason in brackets is kept.
+_DRIVER_INPUT_ERROR = re.compile(r"^invalid input for query argument \$\d+: .*\((?P<reason>[^()]*)\)$", re.DOTALL)
+
+Blob = tuple[str, bytes]
 
 
 class SessionClosedError(Exception):
@@ -112,6 +128,12 @@ def _payload(event: Any, blob: tuple[str, bytes] | None) -> dict[str, Any]:
     return payload
 
 
+def _batch_positions(valid: int, errors: list[EventError]) -> list[int]:
+    """Where each of `valid` events that passed validation stood in the batch (the others have an error)."""
+    invalid = {e.index for e in errors}
+    return [i for i in range(valid + len(invalid)) if i not in invalid]
+
+
 async def ingest_batch(
     s: AsyncSession,
     blobs: BlobStore,
@@ -119,42 +141,111 @@ async def ingest_batch(
     events: list[Any],
     errors: list[EventError],
 ) -> BatchAck:
-    """Store the valid events of a batch; returns the ack with what was kept and refused."""
+    """Store the valid events of a batch; returns the ack with what was kept and refused.
+
+    Acked seqs (accepted, duplicates) are exactly those stored; each refused event has one error naming
+    `events[<index>]`. Raises on a failure of ours (storage, connection): then nothing of the batch is kept.
+    """
     if session.status != "recording":
         raise SessionClosedError(f"session {session.id} is {session.status}; it takes no more events")
+    session_id = session.id
+    positions = _batch_positions(len(events), errors)
     errors = list(errors)
-    accepted: list[int] = []
-    duplicates: list[int] = []
-    ready: list[tuple[Any, tuple[str, bytes] | None]] = []
+    ready: list[tuple[int, Any, Blob | None]] = []
     report = ScrubReport()
-    for index, event in enumerate(events):
+    for index, event in zip(positions, events, strict=True):
         try:
             clean = scrub_event(event, report)
-            ready.append((clean, _blob_of(session.id, clean, report)))
+            ready.append((index, clean, _blob_of(session_id, clean, report)))
         except ValueError as exc:  # ValidationError is a ValueError too
             field, _, message = str(exc).partition(": ")
             if isinstance(exc, ValidationError):
                 field, message = "type", f"the scrubbed event no longer validates: {exc.errors()[0]['msg']}"
-            errors.append(EventError(index=index, seq=event.seq, field=field, message=message))
+            errors.append(EventError(index=index, seq=event.seq, field=f"events[{index}].{field}", message=message))
     if report:
-        log.warning("privacy.scrubbed", session_id=str(session.id), counts=report.as_dict())
-    for event, blob in ready:
-        event_id = await _insert_event(s, session.id, event, blob)
-        if event_id is None:
-            duplicates.append(event.seq)
-            continue
-        accepted.append(event.seq)
-        await _insert_details(s, blobs, session.id, event_id, event, blob)
+        log.warning("privacy.scrubbed", session_id=str(session_id), counts=report.as_dict())
+    try:
+        async with s.begin_nested():
+            stored = [(event, blob, await _insert_rows(s, session_id, event, blob)) for _, event, blob in ready]
+    except DBAPIError as exc:
+        if not refused_by_database(exc):
+            raise
+        # One event is to blame: store them one by one to find which, keeping all the others.
+        stored = []
+        for index, event, blob in ready:
+            try:
+                async with s.begin_nested():
+                    stored.append((event, blob, await _insert_rows(s, session_id, event, blob)))
+            except DBAPIError as refusal:
+                if not refused_by_database(refusal):
+                    raise
+                errors.append(_refused(session_id, index, event, refusal))
+    accepted = [event.seq for event, _, event_id in stored if event_id is not None]
+    duplicates = [event.seq for event, _, event_id in stored if event_id is None]
+    # Blobs only for rows the database took, so a refused event leaves no file behind.
+    for event, blob, event_id in stored:
+        if event_id is not None and blob is not None:
+            await blobs.put(blob[0], blob[1], content_type=_CONTENT_TYPES[event.type])
     if accepted:
-        await link_events_to_pages(s, session.id)
-        await notify(s, {"type": "session.events", "session_id": str(session.id), "accepted": len(accepted)})
-    stored = accepted + duplicates
-    return BatchAck(ack_seq=max(stored) if stored else None, accepted=accepted, duplicates=duplicates, errors=errors)
+        await link_events_to_pages(s, session_id)
+        await notify(s, {"type": "session.events", "session_id": str(session_id), "accepted": len(accepted)})
+    stored_seqs = accepted + duplicates
+    errors.sort(key=lambda e: e.index)
+    return BatchAck(
+        ack_seq=max(stored_seqs) if stored_seqs else None, accepted=accepted, duplicates=duplicates, errors=errors
+    )
 
 
-async def _insert_event(
-    s: AsyncSession, session_id: uuid.UUID, event: Any, blob: tuple[str, bytes] | None
-) -> int | None:
+def refused_by_database(exc: DBAPIError) -> bool:
+    """True when Postgres (or the driver, before sending) refused the row itself, so a retry cannot help."""
+    if exc.connection_invalidated:
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return sqlstate[:2] in ROW_REFUSED_SQLSTATE_CLASSES
+    # asyncpg's DataError for a parameter it cannot encode (an int beyond the column's type) is a ValueError.
+    return isinstance(_driver_error(exc), ValueError)
+
+
+def _driver_error(exc: DBAPIError) -> BaseException:
+    """The driver's own exception (asyncpg's) under SQLAlchemy's wrappers."""
+    return getattr(exc.orig, "__cause__", None) or exc.orig or exc
+
+
+def refusal_reason(exc: DBAPIError) -> str:
+    """What the database said, in one short line without the SQL or the value."""
+    cause = _driver_error(exc)
+    message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    driver = _DRIVER_INPUT_ERROR.match(message)
+    return (driver.group("reason") if driver else message)[:MAX_REASON_CHARS]
+
+
+def _refused(session_id: uuid.UUID, index: int, event: Any, exc: DBAPIError) -> EventError:
+    """The error entry of an event the database refused, logged for operators."""
+    reason = refusal_reason(exc)
+    cause = _driver_error(exc)
+    log.warning(
+        "ingest.event_refused",
+        session_id=str(session_id),
+        seq=event.seq,
+        event_type=event.type,
+        index=index,
+        error_class=type(cause).__name__,
+        sqlstate=getattr(exc.orig, "sqlstate", None),
+        reason=reason,
+    )
+    return EventError(index=index, seq=event.seq, field=f"events[{index}]", message=f"could not be stored: {reason}")
+
+
+async def _insert_rows(s: AsyncSession, session_id: uuid.UUID, event: Any, blob: Blob | None) -> int | None:
+    """Insert an event and the rows that hang off it (flushed); its id, or None when it was stored before."""
+    event_id = await _insert_event(s, session_id, event, blob)
+    if event_id is not None:
+        await _insert_details(s, session_id, event_id, event, blob)
+    return event_id
+
+
+async def _insert_event(s: AsyncSession, session_id: uuid.UUID, event: Any, blob: Blob | None) -> int | None:
     stmt = (
         insert(Event)
         .values(
@@ -174,14 +265,11 @@ async def _insert_event(
 
 async def _insert_details(
     s: AsyncSession,
-    blobs: BlobStore,
     session_id: uuid.UUID,
     event_id: int,
     event: Any,
-    blob: tuple[str, bytes] | None,
+    blob: Blob | None,
 ) -> None:
-    if blob is not None:
-        await blobs.put(blob[0], blob[1], content_type=_CONTENT_TYPES[event.type])
     if isinstance(event, PageEvent):
         s.add(
             Page(

@@ -11,6 +11,7 @@ Values are masked in the browser (extension/privacy.js) before they get here.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -23,10 +24,21 @@ MAX_IMAGE_DATA_URL_CHARS = 8_000_000
 MAX_SNAPSHOT_DATA_URL_CHARS = 8_000_000
 # Largest accepted audio segment (WebM/Opus, base64): 30 s at 24 kbit/s is ~120 kB.
 MAX_AUDIO_DATA_URL_CHARS = 8_000_000
+# Bounds of the columns numbers are stored in (events.seq, screenshots.for_seq are bigint; screenshots.width
+# and height integer), https://www.postgresql.org/docs/current/datatype-numeric.html#DATATYPE-INT: a larger
+# value passes JSON but fails the insert, so it is refused here with the field named.
+MAX_BIGINT = 2**63 - 1
+MAX_INTEGER = 2**31 - 1
+# Last millisecond of year 9999: Python's datetime (events.t is stored as one) ends there.
+MAX_EPOCH_MS = 253_402_300_799_999
+# Deepest nesting of lists and objects in an event (a fingerprint's is about 5): far deeper JSON would
+# exhaust Python's recursion limit somewhere between here and the jsonb column.
+MAX_NESTING_DEPTH = 64
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # NaN and Infinity (which Python's JSON reader accepts, JSON.stringify never sends) cannot go into jsonb.
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
 
 class SelectorCandidateWire(WireModel):
@@ -102,8 +114,8 @@ class PageStructure(WireModel):
 
 
 class EventBase(WireModel):
-    seq: int = Field(ge=0)
-    t: int = Field(ge=0, description="milliseconds since the Unix epoch")
+    seq: int = Field(ge=0, le=MAX_BIGINT)
+    t: int = Field(ge=0, le=MAX_EPOCH_MS, description="milliseconds since the Unix epoch")
     url: str = Field(min_length=1, max_length=8000)
 
 
@@ -204,14 +216,14 @@ class ModalEvent(EventBase):
 class ScreenshotEvent(EventBase):
     type: Literal["screenshot"]
     reason: Literal["click", "navigation", "modal", "submit", "manual"]
-    for_seq: int | None = Field(default=None, ge=0)
+    for_seq: int | None = Field(default=None, ge=0, le=MAX_BIGINT)
     image: str = Field(
         pattern=r"^data:image/webp;base64,",
         max_length=MAX_IMAGE_DATA_URL_CHARS,
         description="WebP only, as a data URL",
     )
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
+    width: int = Field(gt=0, le=MAX_INTEGER)
+    height: int = Field(gt=0, le=MAX_INTEGER)
     burst: int | None = Field(default=None, ge=0, description="seq of the page whose navigation burst this frame is")
     frame: int | None = Field(default=None, ge=0, description="index among the burst's kept frames")
     stable: bool | None = Field(default=None, description="the frame from which the page stopped changing")
@@ -295,8 +307,11 @@ class SessionOpen(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _replace_nul(cls, data: Any) -> Any:
-        """A NUL in any field becomes U+FFFD, as in events: Postgres cannot store it (see `_without_nul`)."""
-        return _without_nul(data)
+        """A NUL or lone surrogate in any field becomes U+FFFD, as in events: Postgres cannot store it.
+
+        See `_storable`.
+        """
+        return _storable(data)
 
 
 class SessionOpened(BaseModel):
@@ -321,6 +336,10 @@ class BatchAck(BaseModel):
     errors: list[EventError] = Field(default_factory=list)
 
 
+class EnvelopeError(ValueError):
+    """The batch as a whole is malformed (not its events); the message starts with the field."""
+
+
 class ParsedBatch(BaseModel):
     events: list[Any]
     errors: list[EventError]
@@ -341,40 +360,55 @@ def _field_path(index: int, loc: tuple[int | str, ...]) -> str:
 # Postgres text and jsonb cannot hold U+0000, which a page can (textContent, input values set by
 # script): it would fail the whole batch on every resend. It becomes U+FFFD, as the HTML parser
 # turns a NUL in markup into U+FFFD (https://html.spec.whatwg.org/#parse-error-unexpected-null-character).
+# So does a lone UTF-16 surrogate, which the extension sends whenever `text.slice(0, n)` cuts an emoji in
+# half (JSON.stringify writes it as "\ud83d"): jsonb refuses it and a text column cannot encode it in UTF-8.
+# It becomes U+FFFD too, as the browser's own TextEncoder does (https://encoding.spec.whatwg.org/#utf-8-encode).
 NUL = "\x00"
 NUL_REPLACEMENT = "\ufffd"
+_UNSTORABLE_CHARS = re.compile("[\x00\ud800-\udfff]")
 
 
-def _without_nul(value: Any) -> Any:
-    """`value` with every NUL in its strings (keys too) replaced; untouched when it has none."""
+class TooDeepError(ValueError):
+    """Lists and objects nested deeper than MAX_NESTING_DEPTH."""
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    """`value` with every NUL and lone surrogate in its strings (keys too) replaced; untouched when it has none.
+
+    Raises TooDeepError when it nests deeper than MAX_NESTING_DEPTH.
+    """
     if isinstance(value, str):
-        return value.replace(NUL, NUL_REPLACEMENT) if NUL in value else value
+        return _UNSTORABLE_CHARS.sub(NUL_REPLACEMENT, value)
+    if isinstance(value, dict | list) and depth >= MAX_NESTING_DEPTH:
+        raise TooDeepError(f"lists and objects nested deeper than {MAX_NESTING_DEPTH} levels")
     if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+        return {_storable(k): _storable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_nul(v) for v in value]
+        return [_storable(v, depth + 1) for v in value]
     return value
 
 
 def parse_batch(body: object) -> tuple[list[Any], list[EventError]]:
     """Validate a batch event by event: the valid events and one error per invalid one.
 
-    Raises ValueError naming the field when the envelope itself is malformed.
+    Raises EnvelopeError (a ValueError) naming the field when the envelope itself is malformed.
     """
     if not isinstance(body, dict):
-        raise ValueError("body: expected a JSON object with 'v' and 'events'")
+        raise EnvelopeError("body: expected a JSON object with 'v' and 'events'")
     version = body.get("v", WIRE_VERSION)
     if version != WIRE_VERSION:
-        raise ValueError(f"v: unsupported wire version {version!r}; this server speaks {WIRE_VERSION}")
+        raise EnvelopeError(f"v: unsupported wire version {version!r}; this server speaks {WIRE_VERSION}")
     raw_events = body.get("events")
     if not isinstance(raw_events, list):
-        raise ValueError("events: expected a list of events")
+        raise EnvelopeError("events: expected a list of events")
     events: list[Any] = []
     errors: list[EventError] = []
     for index, raw in enumerate(raw_events):
         seq = raw.get("seq") if isinstance(raw, dict) and isinstance(raw.get("seq"), int) else None
         try:
-            events.append(_event_adapter.validate_python(_without_nul(raw)))
+            events.append(_event_adapter.validate_python(_storable(raw)))
+        except TooDeepError as exc:
+            errors.append(EventError(index=index, seq=seq, field=f"events[{index}]", message=str(exc)))
         except ValidationError as exc:
             first = exc.errors()[0]
             errors.append(

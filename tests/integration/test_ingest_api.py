@@ -205,7 +205,7 @@ async def test_a_png_posing_as_webp_is_refused(live_server: LiveServer) -> None:
             headers=auth(live_server.participant_token),
         )
     assert r.status_code == 422
-    assert r.json()["errors"][0]["field"] == "image"
+    assert r.json()["errors"][0]["field"] == "events[0].image"
 
 
 async def test_complete_enqueues_the_pipeline_and_reads_need_a_user(live_server: LiveServer) -> None:

@@ -120,6 +120,30 @@ describe('Recorder', () => {
     assert.equal(recorder.status().transport, 'rest');
   });
 
+  it('drops an event the database refused (a 422 ack over REST) instead of resending it, and still completes', async () => {
+    const refusing = (request) => {
+      if (!request.url.endsWith('/events')) return serverHandler(request);
+      const [event] = request.body.events;
+      const error = { index: 0, seq: event.seq, field: 'events[0]', message: 'could not be stored: value out of int32 range' };
+      return { status: 422, body: { type: 'ack', ack_seq: null, accepted: [], duplicates: [], errors: [error] } };
+    };
+    const { recorder, server, timers, storage } = setup({ handler: refusing });
+    await start(recorder);
+    await recorder.record(click(0));
+    FakeWebSocket.last.drop(1006);
+    await timers.advance(500);
+    FakeWebSocket.last.drop(1006);
+    await settle();
+    assert.deepEqual(storage.queuedSeqs(), [], 'the refused event left the queue');
+    assert.equal(recorder.status().rejected, 1);
+    assert.match(recorder.status().lastError, /events\[0\]: could not be stored/);
+    await timers.advance(60_000);
+    assert.equal(server.calls.filter((c) => c.url.endsWith('/events')).length, 1, 'never sent again');
+    const stopped = await recorder.stop();
+    assert.equal(stopped.status, 'processing');
+    assert.equal(server.calls.at(-1).url, `${SERVER}/api/v1/sessions/s-1/complete`);
+  });
+
   it('survives a service worker restart without reusing a seq', async () => {
     const storage = new MemoryStorage();
     const before = setup({ storage });

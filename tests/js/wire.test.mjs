@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { apiUrl, backoffDelayMs, batchBody, settledSeqs, takeBatch, wsUrl } from '../../extension/wire.js';
+import { describe, it, test } from 'node:test';
+import { apiUrl, backoffDelayMs, batchBody, settledSeqs, takeBatch, wellFormed, wsUrl } from '../../extension/wire.js';
 
 describe('wire helpers', () => {
   it('derives ws:// and wss:// session URLs from the server URL', () => {
@@ -30,4 +30,20 @@ describe('wire helpers', () => {
     assert.equal(backoffDelayMs(3, () => 0), 1000);
     assert.equal(backoffDelayMs(30, () => 1), 30_000);
   });
+});
+
+test('wellFormed drops a half emoji that truncation left at either end and keeps whole ones', () => {
+  const title = 'Deals 😀😀'.slice(0, 7); // cuts the first emoji in half
+  assert.equal(title.length, 7);
+  const fixed = wellFormed({ type: 'page', title, outline: ['ok 😀', '\uDE00tail'], n: 3, nested: { k: 'a\uD83Db' } });
+  assert.deepEqual(fixed, { type: 'page', title: 'Deals ', outline: ['ok 😀', 'tail'], n: 3, nested: { k: 'a\uFFFDb' } });
+  assert.equal(JSON.stringify(fixed).includes('\\ud83d'), false);
+});
+
+test('wellFormed leaves binary values and untouched strings as they are', () => {
+  const buffer = new ArrayBuffer(4);
+  const event = { type: 'audio', data: buffer, text: 'plain' };
+  const fixed = wellFormed(event);
+  assert.equal(fixed.data, buffer);
+  assert.equal(fixed.text, 'plain');
 });

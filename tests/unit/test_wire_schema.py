@@ -91,3 +91,59 @@ def test_one_bad_event_never_costs_its_neighbours(kinds: list[str], broken: int)
     events, errors = parse_batch({"v": 1, "events": raw})
     assert len(events) == len(raw) - 1
     assert [(e.index, e.field) for e in errors] == [(index, f"events[{index}].t")]
+
+
+def test_numbers_postgres_cannot_hold_are_refused_naming_the_field() -> None:
+    """JSON carries any integer and (Python's reader) NaN; a column does not: refused here, never at insert."""
+    shot = {"reason": "manual", "image": "data:image/webp;base64,UklGRg==", "width": 2**31, "height": 1}
+    click = {"target": {"tag": "a"}, "selectors": SELECTORS, "x": float("nan")}
+    bad = [
+        {"seq": 2**63, "type": "visibility", **BASE, "state": "hidden"},
+        {"seq": 1, "type": "visibility", **BASE, "t": 253_402_300_800_000, "state": "hidden"},
+        {"seq": 2, "type": "screenshot", **BASE, **shot},
+        {"seq": 3, "type": "screenshot", **BASE, **shot, "width": 1, "for_seq": 2**63},
+        {"seq": 4, "type": "click", **BASE, **click},
+        event("scroll", 5, depth_pct=float("inf")),
+    ]
+    events, errors = parse_batch({"v": 1, "events": bad})
+    assert events == []
+    assert [e.field for e in errors] == [
+        "events[0].seq",
+        "events[1].t",
+        "events[2].width",
+        "events[3].for_seq",
+        "events[4].x",
+        "events[5].depth_pct",
+    ]
+    edge = [
+        {"seq": 2**63 - 1, "type": "visibility", **BASE, "t": 253_402_300_799_999, "state": "hidden"},
+        {"seq": 1, "type": "screenshot", **BASE, **shot, "width": 2**31 - 1, "for_seq": 2**63 - 1},
+    ]
+    assert parse_batch({"v": 1, "events": edge})[1] == []
+
+
+def test_a_lone_surrogate_reads_as_a_replacement_character() -> None:
+    """The extension's `text.slice(0, n)` can cut an emoji in half; jsonb refuses the half that is left."""
+    raw = {"seq": 0, "type": "page", **BASE, "title": "Caf\u2615 \ud83d", "structure": {"headings": ["\udc4dx"]}}
+    (page,), errors = parse_batch({"v": 1, "events": [raw]})
+    assert errors == []
+    assert page.title == "Caf\u2615 \ufffd"
+    assert page.structure.headings == ["\ufffdx"]
+
+
+def test_nesting_deeper_than_the_limit_is_refused_naming_the_event() -> None:
+    def nested(levels: int) -> Any:
+        value: Any = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    # The event is level 0, its selectors 1, the fingerprint 2: 61 lists inside reach level 63.
+    raw = [
+        event("dwell", seq, selectors={**SELECTORS, "fingerprint": {"a": nested(n)}}) for seq, n in enumerate((61, 62))
+    ]
+    events, errors = parse_batch({"v": 1, "events": raw})
+    assert [e.seq for e in events] == [0]
+    assert [(e.seq, e.field, e.message) for e in errors] == [
+        (1, "events[1]", "lists and objects nested deeper than 64 levels")
+    ]

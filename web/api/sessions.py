@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -18,7 +19,7 @@ from litestar.status_codes import (
 from pydantic import BaseModel
 
 from lab.capture import ingest, views
-from lab.capture.wire import BatchAck, SessionOpen, SessionOpened, parse_batch
+from lab.capture.wire import BatchAck, EnvelopeError, SessionOpen, SessionOpened, parse_batch
 from lab.db.models import Participant, Session, User
 from lab.quality.review import record_review
 from web.auth import participant_guard, reader_guard, reviewer_guard
@@ -50,6 +51,19 @@ async def owned_session(services: Services, participant: Participant, session_id
     if session.participant_id != participant.id:
         raise PermissionDeniedException(f"session {session_id} belongs to another participant")
     return session
+
+
+def read_batch(raw: str | bytes) -> object:
+    """A batch's JSON, read as the WebSocket reads it; ValueError naming the body when it is not JSON.
+
+    Python's reader, not msgspec: it takes a lone UTF-16 surrogate ("\\ud83d", what JSON.stringify writes
+    for half an emoji), which parse_batch then replaces, where msgspec would refuse the whole batch.
+    """
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and an integer too long to read
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or type(exc).__name__
+        raise ValueError(f"body: not valid JSON ({reason})") from exc
 
 
 def batch_seqs(body: object) -> dict[str, Any]:
@@ -89,12 +103,12 @@ class SessionController(Controller):
     ) -> Response[BatchAck]:
         session = await owned_session(services, request.user, session_id)
         try:
-            body = await request.json()
-        except Exception as exc:  # the body is the client's: say what is wrong with it
-            raise ClientException(f"body: not valid JSON ({exc})") from exc
+            body = read_batch(await request.body())
+        except ValueError as exc:  # the body is the client's: say what is wrong with it
+            raise ClientException(str(exc)) from exc
         try:
             ack = await store_batch(services, session, body)
-        except ValueError as exc:
+        except EnvelopeError as exc:
             raise ClientException(str(exc)) from exc
         except ingest.SessionClosedError as exc:
             raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -12,8 +11,9 @@ from litestar.exceptions import HTTPException, WebSocketDisconnect
 from litestar.params import FromPath
 
 from lab.capture.ingest import SessionClosedError
+from lab.capture.wire import EnvelopeError
 from lab.db.models import Participant
-from web.api.sessions import SERVER_ERROR_MESSAGE, batch_seqs, owned_session, store_batch
+from web.api.sessions import SERVER_ERROR_MESSAGE, batch_seqs, owned_session, read_batch, store_batch
 from web.auth import participant_guard
 from web.services import ServicesDep
 
@@ -44,13 +44,14 @@ async def session_stream(
             log.info("ws.disconnected", session_id=str(session_id))
             return
         try:
-            body = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            await socket.send_json(error_message("body", f"not valid JSON ({exc.msg})"))
+            body = read_batch(raw)
+        except ValueError as exc:
+            field, _, message = str(exc).partition(": ")
+            await socket.send_json(error_message(field, message))
             continue
         try:
             ack = await store_batch(services, session, body)
-        except ValueError as exc:
+        except EnvelopeError as exc:
             field, _, message = str(exc).partition(": ")
             await socket.send_json(error_message(field, message))
             continue
