@@ -125,9 +125,11 @@ def verdict_outcome(target: TargetOutcome) -> VerdictOutcome:
 
 
 def top1_rate(targets: Iterable[TargetOutcome]) -> float | None:
-    """Share of judged (click, condition) pairs where replay's pick is right; None without any."""
-    verdicts = [v for v in map(top1_correct, targets) if v is not None]
-    return sum(verdicts) / len(verdicts) if verdicts else None
+    """Share of judged (click, condition) pairs where replay's stored verdict is right: what
+    `resolve` really picked (its checks and the fingerprint included), as the benchmark and the
+    analytics page count it. None without any judged pair."""
+    judged = [o for o in map(verdict_outcome, targets) if o in ("correct", "wrong", "abstained")]
+    return judged.count("correct") / len(judged) if judged else None
 
 
 def mean_reliability(reliabilities: Mapping[CandidateKey, float | None]) -> float | None:

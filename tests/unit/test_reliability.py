@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import pytest
@@ -140,13 +141,22 @@ def test_top1_falls_back_to_fingerprint_when_no_candidate_is_unique() -> None:
     assert top1_correct(target_outcome(none_unique, fingerprint_correct=False)) is False
 
 
-def test_top1_rate_skips_unreproduced_targets() -> None:
+def test_top1_rate_counts_what_resolve_picked_and_skips_unreproduced_targets() -> None:
+    # The rank rule alone would call the first pair right (a unique candidate on the target);
+    # the stored pick says resolve's checks rejected it and it abstained: that is a miss.
     targets = [
-        target_outcome([outcome(1, True)]),
-        target_outcome([outcome(1, False)], condition="mobile/reload"),
-        target_outcome([outcome(0, False, target="unreproduced")], condition="desktop/fresh", target="unreproduced"),
+        replace(target_outcome([outcome(1, True)]), pick="none"),
+        replace(target_outcome([outcome(1, True)], condition="tablet/fresh"), pick="target"),
+        replace(target_outcome([outcome(1, False)], condition="mobile/reload"), pick="other"),
+        replace(target_outcome([outcome(0, False)], condition="desktop/dark"), pick="target", picked_via="fingerprint"),
+        replace(
+            target_outcome(
+                [outcome(0, False, target="unreproduced")], condition="desktop/fresh", target="unreproduced"
+            ),
+            pick="none",
+        ),
     ]
-    assert top1_rate(targets) == 0.5
+    assert top1_rate(targets) == 2 / 4
     assert top1_rate([]) is None
 
 
