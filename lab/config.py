@@ -61,7 +61,25 @@ class Settings(BaseSettings):
         default=None, description="Azure OpenAI data-plane API version (api-version), e.g. 2025-04-01-preview"
     )
     azure_deployment: str | None = Field(
-        default=None, description="Azure deployment of the fine-tuned model that evaluation and predict call"
+        default=None,
+        description="Azure deployment, made by hand, that evaluation and predict call when ARM settings are unset",
+    )
+    # Azure's control plane (ARM): with these four set, CodeSight creates one deployment per
+    # fine-tuned model itself; without them, deployments are made by hand (azure_deployment).
+    azure_subscription_id: str | None = None
+    azure_resource_group: str | None = None
+    azure_account: str | None = Field(default=None, description="the Azure OpenAI resource's name (ARM account)")
+    azure_arm_token: str | None = Field(
+        default=None, description="ARM bearer token, e.g. `az account get-access-token --query accessToken -o tsv`"
+    )
+    azure_arm_endpoint: str = Field(default="https://management.azure.com", description="Azure Resource Manager")
+    azure_deployment_sku: str = Field(default="standard", description="sku.name of the deployments CodeSight creates")
+    azure_deployment_capacity: int = Field(default=1, ge=1, description="sku.capacity (thousands of tokens/minute)")
+    azure_deployment_timeout_s: float = Field(
+        default=1800.0, description="how long to wait for a new deployment to provision before the step retries"
+    )
+    azure_deployment_poll_s: float = Field(
+        default=10.0, description="seconds between looks at a provisioning deployment"
     )
     ft_max_attempts: int = Field(default=6, description="tries per fine-tuning API call before a transient error shows")
 

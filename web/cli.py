@@ -334,6 +334,44 @@ def bench_selectors(
         raise click.ClickException(f"sites failed: {', '.join(report['counts']['failed_sites'])} (see above)")
 
 
+@main.group("azure-deployments")
+def azure_deployments() -> None:
+    """Azure OpenAI deployments CodeSight made over ARM (each billed per hour while it exists)."""
+
+
+@azure_deployments.command("prune")
+@click.option("--dry-run", is_flag=True, help="list what would be deleted, delete nothing")
+def azure_deployments_prune(dry_run: bool) -> None:
+    """Delete CodeSight's retired Azure deployments: those serving no site's active model and no unfinished run."""
+    from lab.db import Database
+    from lab.training.azure_cleanup import prune_deployments, required_arm
+    from lab.training.provider_errors import ProviderError
+
+    settings = get_settings()
+    try:
+        required_arm(settings)
+    except ProviderError as exc:
+        raise click.ClickException(exc.message) from exc
+
+    async def run() -> None:
+        async with database_url(settings, start_embedded=False) as url:
+            db = Database(url)
+            try:
+                report = await prune_deployments(db, settings, dry_run=dry_run)
+            finally:
+                await db.dispose()
+        verb = "would delete" if dry_run else "deleted"
+        click.echo(f"{verb}: {', '.join(report.deleted) or 'nothing'}")
+        click.echo(f"kept (in use): {', '.join(report.kept) or 'none'}")
+        if report.foreign:
+            click.echo(f"left alone (not CodeSight's): {', '.join(report.foreign)}")
+
+    try:
+        asyncio.run(run())
+    except ProviderError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command("fake-openai")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8800, type=int, show_default=True)
@@ -343,7 +381,8 @@ def bench_selectors(
 def fake_openai(host: str, port: int, phase_seconds: float) -> None:
     """Serve a local OpenAI-compatible server (OpenAI and Azure paths) for demos and tests without a key.
 
-    Point CODESIGHT_OPENAI_BASE_URL at http://HOST:PORT/v1, or CODESIGHT_AZURE_ENDPOINT at http://HOST:PORT.
+    Point CODESIGHT_OPENAI_BASE_URL at http://HOST:PORT/v1, or CODESIGHT_AZURE_ENDPOINT (and, for deployments
+    over ARM, CODESIGHT_AZURE_ARM_ENDPOINT) at http://HOST:PORT.
     """
     from lab.training.fake_openai import serve_forever
 

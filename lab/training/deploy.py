@@ -3,6 +3,11 @@ rolling back to the previous one, and asking the active model for the next actio
 
 Rolling back makes the deployment before the active one active again (deployments rolled back
 are skipped), so repeated rollbacks walk back through the history.
+
+On Azure with ARM settings a run's model is called through its own Azure deployment
+(`codesight-<site>-<run>`), created when the run is evaluated (or again when it is deployed or
+rolled back to after it was deleted) and recorded in the run's `plan` under `azure_deployment`;
+predict calls the active model's deployment.
 """
 
 from __future__ import annotations
@@ -22,18 +27,81 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lab.config import Settings
 from lab.db.models import Deployment, TrainingRun, utcnow
+from lab.training.azure_arm import deployment_name
 from lab.training.examples import TOOLS, ActionStep, PageContext, build_example
 from lab.training.live import deployment_changed
-from lab.training.providers import ModelReply
-from lab.training.runs import provider_for
+from lab.training.providers import FineTuneProvider, ModelReply
+from lab.training.runs import add_event, provider_for
 
 log = structlog.get_logger(__name__)
 
 WEBP_DATA_URL = "data:image/webp;base64,"
 
 
+# Where a run keeps the Azure deployment of its model (TrainingRun.plan is JSON).
+AZURE_DEPLOYMENT_KEY = "azure_deployment"
+
+
 class NoDeployment(LookupError):
     """The site has no active model (or no earlier one to roll back to)."""
+
+
+# --- what a model is called through -----------------------------------------------------------
+
+
+def run_deployment_name(run: TrainingRun) -> str | None:
+    """The Azure deployment recorded with a run, if one was made for its model."""
+    record = run.plan.get(AZURE_DEPLOYMENT_KEY)
+    return str(record["name"]) if isinstance(record, dict) and record.get("name") else None
+
+
+def record_run_deployment(run: TrainingRun, name: str, model: str) -> None:
+    """Keep the name of the Azure deployment made for the run's model with the run."""
+    record = {"name": name, "model": model, "ready_at": utcnow().isoformat()}
+    run.plan = {**run.plan, AZURE_DEPLOYMENT_KEY: record}
+
+
+async def serving_names(s: AsyncSession, deployments: Sequence[Deployment]) -> dict[int, str]:
+    """Deployment row id -> the Azure deployment its model is called through (rows without one left out)."""
+    run_ids = {d.run_id for d in deployments if d.run_id is not None}
+    if not run_ids:
+        return {}
+    rows = (await s.exec(select(TrainingRun).where(col(TrainingRun.id).in_(run_ids)))).all()
+    names = {run.id: name for run in rows if (name := run_deployment_name(run))}
+    return {d.id: names[d.run_id] for d in deployments if d.id is not None and d.run_id in names}
+
+
+async def make_run_servable(provider: FineTuneProvider, run: TrainingRun) -> str:
+    """Make the run's model callable (on Azure with ARM: its own deployment, created or reused and
+    recorded with the run, which the caller saves); what `respond` must be given to run it."""
+    if not run.fine_tuned_model:
+        raise ValueError(f"run {run.id} has no fine-tuned model to serve (status {run.status})")
+    name = run_deployment_name(run) or deployment_name(run.site, run.id)
+    target = await provider.ensure_deployment(run.fine_tuned_model, name)
+    if target == name:
+        record_run_deployment(run, name, run.fine_tuned_model)
+    return target
+
+
+async def ensure_serving(s: AsyncSession, settings: Settings, deployment: Deployment) -> str | None:
+    """Before a deployment row becomes active: make its run's model callable (its Azure deployment
+    may have been deleted since); the Azure deployment's name, or None when there is none."""
+    if deployment.run_id is None or deployment.provider != "azure":
+        return None  # only Azure calls a model through a deployment of its own
+    run = await s.get(TrainingRun, deployment.run_id)
+    if run is None or not run.fine_tuned_model:
+        return None
+    provider = provider_for(settings, deployment.provider, per_model=True)
+    try:
+        target = await make_run_servable(provider, run)
+    finally:
+        await provider.aclose()
+    if target == run.fine_tuned_model:
+        return None
+    s.add(run)
+    await s.flush()
+    await add_event(s, run.id, f"Azure deployment {target} of {run.fine_tuned_model} is ready to serve {run.site}")
+    return target
 
 
 async def _lock_site(s: AsyncSession, site: str) -> None:
@@ -209,10 +277,14 @@ async def predict(
             f"site {site!r} has no deployed model: train one under Training and deploy it (or wait for a run "
             "that beats the base model to deploy itself)"
         )
+    assert deployment.id is not None
+    name = (await serving_names(s, [deployment])).get(deployment.id)
     provider = provider_for(settings, deployment.provider)
     try:
         reply = await provider.respond(
-            deployment.model, prompt_messages(site, page, goal, screenshot_webp, previous_actions), TOOLS
+            provider.serving_target(deployment.model, name),
+            prompt_messages(site, page, goal, screenshot_webp, previous_actions),
+            TOOLS,
         )
     finally:
         await provider.aclose()

@@ -52,6 +52,8 @@ class ModelUnderTest:
     role: str  # candidate, base, deployed
     provider: str
     model: str
+    # The Azure deployment the model is called through, when one was made for it.
+    deployment: str | None = None
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -235,6 +237,7 @@ async def _evaluate_run(
         cells = await training_cells(s, run)
         pages = await stored_snapshots(s, blobs, steps)
         active = await deploy.active_deployment(s, run.site)
+        active_deployment = (await deploy.serving_names(s, [active])).get(active.id or 0) if active else None
         await runs.add_event(
             s,
             run_id,
@@ -247,13 +250,17 @@ async def _evaluate_run(
         ModelUnderTest("base", run.provider, run.model),
     ]
     if active is not None and active.model != run.fine_tuned_model:
-        models.append(ModelUnderTest("deployed", active.provider, active.model))
+        models.append(ModelUnderTest("deployed", active.provider, active.model, active_deployment))
     try:
         calls = []
         for model in models:
             provider = runs.provider_for(settings, model.provider, per_model=True)
             try:
-                calls.append(await predictions(provider, model.model, steps))
+                if model.role == "candidate":
+                    target = await _serve_candidate(db, provider, run_id)
+                else:
+                    target = provider.serving_target(model.model, model.deployment)
+                calls.append(await predictions(provider, target, steps))
             finally:
                 async with db.session() as s:
                     await runs.record_retries(s, run_id, provider.retries)
@@ -275,6 +282,28 @@ async def _evaluate_run(
     short = falls_short(candidate.overall, deployed.overall if deployed else None)
     advice = suggest(run.site, candidate.by_cell(), cells) if short else []
     return await _store(db, run, candidate, base, deployed, by_role, decision, short, advice)
+
+
+async def _serve_candidate(db: Database, provider: FineTuneProvider, run_id: uuid.UUID) -> str:
+    """Make the run's model callable (on Azure with ARM: create or reuse its deployment, and record
+    it with the run); what to call."""
+    async with db.session() as s:
+        run = await runs.get_run(s, run_id)
+    model = run.fine_tuned_model
+    target = await deploy.make_run_servable(provider, run)
+    if target != model:
+        async with db.session() as s:
+            current = await runs.get_run(s, run_id)
+            deploy.record_run_deployment(current, target, model or "")
+            s.add(current)
+            await runs.add_event(
+                s,
+                run_id,
+                f"Azure deployment {target} of {model} is ready; evaluation calls it "
+                "(Azure bills it per hour while it exists)",
+                data={"azure_deployment": target},
+            )
+    return target
 
 
 async def _evaluation_failed(db: Database, run_id: uuid.UUID, error: ProviderError, final_attempt: bool) -> None:

@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
+import httpx
 import openai
 import structlog
 
+from lab.training.azure_arm import ArmConfig, AzureDeployments, arm_config
 from lab.training.finetune import Hyperparameters
+from lab.training.provider_errors import ProviderError
 from lab.training.retry import RetryPolicy, RetryRecord, retry_after_s, transient_reason
 
 if TYPE_CHECKING:
@@ -106,29 +109,6 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
-class ProviderError(Exception):
-    """A provider refused or failed a request; `param` names the field (or setting) at fault."""
-
-    def __init__(self, code: str, message: str, param: str | None = None, status_code: int | None = None) -> None:
-        self.code = code
-        self.message = message
-        self.param = param
-        self.status_code = status_code
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = f" (param: {self.param})" if self.param else ""
-        return f"{self.code}: {self.message}{where}"
-
-    @classmethod
-    def from_api(cls, exc: openai.APIError) -> ProviderError:
-        body = exc.body if isinstance(exc.body, dict) else {}
-        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
-        message = str(body["message"]) if isinstance(body.get("message"), str) else exc.message
-        code = exc.code or (f"http_{status}" if status else type(exc).__name__)
-        return cls(code, message, exc.param, status)
-
-
 class FineTuneProvider(Protocol):
     """The one interface the trainer talks to, whichever provider is configured."""
 
@@ -160,6 +140,12 @@ class FineTuneProvider(Protocol):
     async def complete(
         self, model: str, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None
     ) -> str: ...
+
+    async def ensure_deployment(self, model: str, name: str) -> str: ...
+
+    def serving_target(self, model: str, name: str | None) -> str: ...
+
+    async def remove_deployment(self, name: str) -> bool: ...
 
     async def aclose(self) -> None: ...
 
@@ -313,6 +299,19 @@ class ClientProvider:
     def _chat_model(self, model: str) -> str:
         return model
 
+    async def ensure_deployment(self, model: str, name: str) -> str:
+        """What `respond` must be given to run `model`, made callable first if the provider needs that
+        (an Azure deployment called `name`); here the model itself."""
+        return model
+
+    def serving_target(self, model: str, name: str | None) -> str:
+        """What to call for `model`, whose deployment `ensure_deployment` named `name` (None: never made)."""
+        return model
+
+    async def remove_deployment(self, name: str) -> bool:
+        """Delete a deployment made by `ensure_deployment`; False when there was none (or nothing to delete)."""
+        return False
+
     async def aclose(self) -> None:
         await self.client.close()
 
@@ -359,7 +358,11 @@ class CompatibleProvider(ClientProvider):
 
 class AzureOpenAIProvider(ClientProvider):
     """Azure OpenAI: the same files and fine-tuning API under `<endpoint>/openai/...?api-version=`;
-    `complete` calls a deployment (of the fine-tuned model), not a model name."""
+    `complete` calls a deployment (of the fine-tuned model), not a model name.
+
+    With ARM (`arm`), `ensure_deployment` creates one deployment per fine-tuned model and callers
+    pass its name; without, every model is called through the one `deployment` made by hand (or,
+    with none, through a deployment named after the model)."""
 
     name = "azure"
 
@@ -371,7 +374,9 @@ class AzureOpenAIProvider(ClientProvider):
         deployment: str | None = None,
         policy: RetryPolicy | None = None,
         *,
+        arm: ArmConfig | None = None,
         http_client: httpx2.AsyncClient | None = None,
+        arm_http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
         if not api_version:
@@ -383,9 +388,40 @@ class AzureOpenAIProvider(ClientProvider):
         )
         super().__init__(client, policy, **kwargs)
         self.deployment = deployment
+        self.arm = (
+            AzureDeployments(
+                arm,
+                self.policy,
+                retries=self.retries,
+                http_client=arm_http_client,
+                sleep=self._sleep,
+                unit_random=self._random,
+            )
+            if arm is not None
+            else None
+        )
 
     def _chat_model(self, model: str) -> str:
-        return self.deployment or model
+        return model if self.arm is not None else self.deployment or model
+
+    async def ensure_deployment(self, model: str, name: str) -> str:
+        if self.arm is None:
+            return model
+        await self.arm.ensure(name, model)
+        return name
+
+    def serving_target(self, model: str, name: str | None) -> str:
+        return name if self.arm is not None and name else model
+
+    async def remove_deployment(self, name: str) -> bool:
+        return await self.arm.delete(name) if self.arm is not None else False
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            if self.arm is not None:
+                await self.arm.aclose()
 
 
 def _required(settings: Settings, *names: str) -> None:
@@ -411,6 +447,7 @@ def provider_from_settings(settings: Settings) -> FineTuneProvider:
             settings.azure_api_version,
             settings.azure_deployment,
             policy,
+            arm=arm_config(settings),
         )
     if settings.ft_provider == "compatible":
         _required(settings, "openai_base_url")

@@ -1,6 +1,7 @@
 """Retrying transient failures of provider calls: which failures, how long to wait, what was retried.
 
-Pure: no I/O here. `ClientProvider` (lab.training.providers) runs the loop and sleeps.
+Pure: no I/O here. `ClientProvider` (lab.training.providers) and `AzureDeployments`
+(lab.training.azure_arm) run the loop and sleep.
 """
 
 from __future__ import annotations
@@ -72,4 +73,11 @@ def transient_reason(exc: BaseException) -> str | None:
             return None  # a billing problem: waiting does not fix it
         if exc.status_code in (408, 429) or exc.status_code >= 500:
             return str(exc.status_code)
+    return None
+
+
+def transient_status_reason(status_code: int) -> str | None:
+    """Why an HTTP answer is worth retrying ("429", "503"), or None: the same statuses as `transient_reason`."""
+    if status_code in (408, 429) or status_code >= 500:
+        return str(status_code)
     return None

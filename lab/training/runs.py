@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lab.config import Settings
 from lab.db.engine import Database
 from lab.db.models import FINAL_RUN_STATUSES, Evaluation, TrainingRun, TrainingRunEvent, utcnow
+from lab.training.azure_arm import ARM_SETTINGS
 from lab.training.dataset import SiteDataset, build_site_dataset
 from lab.training.finetune import Hyperparameters, JobPlan, PreviousRun, plan_job
 from lab.training.limits import PROVIDERS
@@ -201,6 +202,8 @@ class RunProposal:
     previous: tuple[PreviousRun, ...] = ()
     # Why the provider cannot be used with the current settings (a missing key or endpoint), if so.
     unconfigured: str | None = None
+    # How the trained model will be called, when the trainer must know (Azure deployments).
+    serving_note: str | None = None
 
     def refusals(self) -> list[str]:
         """Why a run cannot start now, one clear sentence each (empty when it can)."""
@@ -262,6 +265,7 @@ class RunProposal:
             "plan": self.plan_dict(),
             "can_start": self.can_start,
             "refusals": self.refusals(),
+            "serving_note": self.serving_note,
         }
 
 
@@ -287,7 +291,39 @@ async def propose_run(
     )
     previous = await previous_runs(s, site)
     plan = plan_job(parse_jsonl(dataset.train_jsonl), provider, model, today or datetime.now(UTC).date(), previous)
-    return RunProposal(site, provider, model, dataset, plan, tuple(previous), await _unconfigured(settings, provider))
+    return RunProposal(
+        site,
+        provider,
+        model,
+        dataset,
+        plan,
+        tuple(previous),
+        await _unconfigured(settings, provider),
+        serving_note(settings, provider),
+    )
+
+
+def serving_note(settings: Settings, provider: str) -> str | None:
+    """What a trainer must know about how Azure will serve the model (None for other providers)."""
+    if provider != "azure":
+        return None
+    if any(getattr(settings, name) for name in ARM_SETTINGS):
+        return (
+            "CodeSight creates an Azure deployment for each fine-tuned model (codesight-<site>-<run>) when it is "
+            "evaluated; Azure bills each per hour while it exists. `codesight azure-deployments prune` deletes "
+            "those no site uses."
+        )
+    fixed = settings.azure_deployment
+    return (
+        "Without CODESIGHT_AZURE_SUBSCRIPTION_ID, CODESIGHT_AZURE_RESOURCE_GROUP, CODESIGHT_AZURE_ACCOUNT and "
+        "CODESIGHT_AZURE_ARM_TOKEN, CodeSight cannot create Azure deployments: deploy each fine-tuned model by "
+        "hand in Azure AI Foundry, "
+        + (
+            f"as the deployment {fixed!r} (CODESIGHT_AZURE_DEPLOYMENT) that evaluation and predict call."
+            if fixed
+            else "under the fine-tuned model's name, or set CODESIGHT_AZURE_DEPLOYMENT to the deployment to call."
+        )
+    )
 
 
 async def _unconfigured(settings: Settings, provider: str) -> str | None:

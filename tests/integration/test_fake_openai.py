@@ -336,3 +336,56 @@ async def test_vision_reads_a_frame_from_the_fake_with_structured_output(server:
     await client.close()
     assert intent.source == "openai:gpt-4o-mini"
     assert intent.intent and intent.target_description and 0 <= intent.confidence <= 1
+
+
+async def test_arm_deployments_provision_on_the_clock_and_serve_the_data_plane(
+    http: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    file_id = (await upload(http, jsonl(10), "/openai")).json()["id"]
+    body = {"model": "gpt-4o-2024-08-06", "training_file": file_id}
+    job_id = (await http.post("/openai/fine_tuning/jobs", headers=AZURE, params=VERSION, json=body)).json()["id"]
+    clock.advance(4)
+    model = (await http.get(f"/openai/fine_tuning/jobs/{job_id}", headers=AZURE, params=VERSION)).json()[
+        "fine_tuned_model"
+    ]
+    arm = {"Authorization": "Bearer arm-token"}
+    arm_version = {"api-version": "2024-10-01"}
+    url = "/subscriptions/s1/resourceGroups/g1/providers/Microsoft.CognitiveServices/accounts/a1/deployments"
+    put = {"sku": {"name": "standard", "capacity": 1}, "properties": {"model": {"format": "OpenAI", "version": "1"}}}
+    trained = examples(10)[4]
+    chat = "/openai/deployments/codesight-shop-1/chat/completions"
+    question = {"messages": trained["messages"][:2], "tools": trained["tools"]}
+
+    base = await http.put(
+        f"{url}/codesight-shop-1",
+        headers=arm,
+        params=arm_version,
+        json={**put, "properties": {"model": {"format": "OpenAI", "name": "gpt-4o-2024-08-06", "version": "1"}}},
+    )
+    assert base.status_code == 400 and base.json()["error"]["code"] == "DeploymentModelNotSupported"
+    bad_name = await http.put(f"{url}/has%20space", headers=arm, params=arm_version, json=put)
+    assert bad_name.status_code == 400 and bad_name.json()["error"]["code"] == "InvalidResourceName"
+    put["properties"]["model"]["name"] = model
+    created = await http.put(f"{url}/codesight-shop-1", headers=arm, params=arm_version, json=put)
+    assert created.status_code == 201 and created.json()["properties"]["provisioningState"] == "Creating"
+    operation = created.headers["azure-asyncoperation"]
+    assert (await http.get(operation, headers=arm)).json()["status"] == "InProgress"
+    early = await http.post(chat, headers=AZURE, params=VERSION, json=question)
+    assert early.status_code == 404 and early.json()["error"]["code"] == "DeploymentNotFound"
+
+    clock.advance(1)
+    ready = (await http.get(f"{url}/codesight-shop-1", headers=arm, params=arm_version)).json()
+    assert ready["properties"]["provisioningState"] == "Succeeded" and ready["properties"]["model"]["name"] == model
+    assert (await http.get(operation, headers=arm)).json()["status"] == "Succeeded"
+    answer = (await http.post(chat, headers=AZURE, params=VERSION, json=question)).json()
+    assert answer["choices"][0]["message"]["tool_calls"] == trained["messages"][2]["tool_calls"]
+    assert (await http.put(f"{url}/codesight-shop-1", headers=arm, params=arm_version, json=put)).status_code == 200
+    listed = (await http.get(url, headers=arm, params=arm_version)).json()["value"]
+    assert [d["name"] for d in listed] == ["codesight-shop-1"]
+    other_account = await http.get(url.replace("/a1/", "/a2/"), headers=arm, params=arm_version)
+    assert other_account.json() == {"value": []}
+    assert (await http.delete(f"{url}/codesight-shop-1", headers=arm, params=arm_version)).status_code == 200
+    assert (await http.delete(f"{url}/codesight-shop-1", headers=arm, params=arm_version)).status_code == 204
+    gone = await http.get(f"{url}/codesight-shop-1", headers=arm, params=arm_version)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "DeploymentNotFound"
+    assert (await http.post(chat, headers=AZURE, params=VERSION, json=question)).status_code == 404

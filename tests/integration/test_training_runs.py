@@ -1,12 +1,14 @@
 """Training runs end to end over real HTTP, a real worker and real Postgres, against the local
 OpenAI-compatible server: sessions graded by quality -> examples -> start -> upload -> job -> evaluation -> deployment
--> predict -> rollback, once per provider, with injected 429s and 500s on the way; a failed job's
-error; cancel; a rejected session never reaches the uploaded file."""
+-> predict -> rollback, once per provider (on Azure through a deployment per model made over ARM),
+with injected 429s and 500s on the way; a failed job's error; cancel; a rejected session never
+reaches the uploaded file."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
 from types import SimpleNamespace
@@ -21,11 +23,13 @@ from lab.accounts import add_user
 from lab.config import Settings, get_settings
 from lab.db.models import Session
 from lab.training import runs
+from lab.training.azure_cleanup import prune_deployments
 from lab.training.fake_openai import FakeOpenAI, RunningFake, serve_fake_openai
 from lab.training.fake_openai.jobs import FakeJob, Flavour
 from lab.training.limits import PROVIDERS, LimitProblem, base_model
 from tests.conftest import LiveServer
 from tests.integration.training_support import (
+    ARM_TOKEN,
     MODEL,
     fake_settings,
     record_session,
@@ -68,7 +72,7 @@ class ForgetfulFake(FakeOpenAI):
 def fake(request: pytest.FixtureRequest) -> FakeOpenAI:
     """The local server's state; a test may ask for a variant with `parametrize("fake", [Kind], indirect=True)`."""
     kind: type[FakeOpenAI] = getattr(request, "param", FakeOpenAI)
-    return kind(phase_s=PHASE_S)
+    return kind(phase_s=PHASE_S, arm_token=ARM_TOKEN)
 
 
 @pytest.fixture
@@ -125,20 +129,34 @@ async def test_full_run_deploys_predicts_and_rolls_back(
 
     fake.inject(429, retry_after_s=0.05, path_prefix=f"{prefix(provider)}/files")
     fake.inject(500, path_prefix=f"{prefix(provider)}/fine_tuning/jobs")
+    if provider == "azure":
+        fake.inject(429, retry_after_s=0.05, path_prefix="/subscriptions/")  # Azure's control plane
     fake.inject(500, path_prefix=chat_prefix(provider))
     first = await start_run(client, provider=provider)
     assert first["status"] == "pending" and first["provider"] == provider and first["model"] == MODEL
     done = await wait_for_run(client, first["id"])
 
     assert done["status"] == "succeeded", done
-    assert [f.status for f in fake.served_faults] == [429, 500, 500]
+    azure = provider == "azure"
+    assert [f.status for f in fake.served_faults] == [429, 500, *([429] if azure else []), 500]
     messages = [e["message"] for e in done["events"]]
     retried = [e["data"]["retry"] for e in done["events"] if "retry" in e["data"]]
     assert [(r["operation"], r["reason"]) for r in retried] == [
         ("upload", "429"),
         ("create_job", "500"),
+        *([("get_deployment", "429")] if azure else []),
         ("complete", "500"),
     ]
+    # On Azure, evaluation made a deployment of the new model over ARM and called it (the local server,
+    # like Azure, does not answer a fine-tuned model by its id); elsewhere the model is called by name.
+    first_deployment = f"codesight-shop-{uuid.UUID(done['id']).hex[:8]}" if azure else None
+    if first_deployment:
+        assert done["plan"]["azure_deployment"]["name"] == first_deployment
+        made = fake.arm.deployments[first_deployment]
+        assert made.model == done["fine_tuned_model"] and made.state_at(fake.clock()) == "Succeeded"
+        assert any(m.startswith(f"Azure deployment {first_deployment} of ") for m in messages)
+    else:
+        assert "azure_deployment" not in done["plan"] and not fake.arm.deployments
     assert "The job has successfully completed" in messages
     evaluation = done["evaluation"]
     assert (
@@ -171,17 +189,44 @@ async def test_full_run_deploys_predicts_and_rolls_back(
     second = await wait_for_run(client, (await start_run(client, provider=provider))["id"])
     assert second["status"] == "succeeded"
     assert second["evaluation"]["decision"]["deployed"] is False
+    # (the deployed model answered through its own deployment: a refused call would score 0%)
     assert second["evaluation"]["compared_to"]["deployed"]["model"] == done["fine_tuned_model"]
+    assert second["evaluation"]["compared_to"]["deployed"]["step_success"] == 1.0
+    second_deployment = f"codesight-shop-{uuid.UUID(second['id']).hex[:8]}" if azure else None
+    if second_deployment:
+        assert second["plan"]["azure_deployment"]["name"] == second_deployment
+        assert fake.arm.deployments[second_deployment].model == second["fine_tuned_model"]
     # ...until a trainer deploys it; rolling back makes the first model answer again.
     deployed = await client.post(f"/api/v1/training/runs/{second['id']}/deploy")
     assert deployed.status_code == 200 and deployed.json()["model"] == second["fine_tuned_model"]
+    newest = await client.post("/api/v1/predict", json={"site": "shop", "page": page})
+    assert newest.status_code == 200 and newest.json()["model"] == second["fine_tuned_model"]
+    if first_deployment:  # Azure deleted the first model's deployment meanwhile (15 days without calls)
+        del fake.arm.deployments[first_deployment]
     rolled = await client.post("/api/v1/training/deployments/shop/rollback")
     assert rolled.status_code == 200 and rolled.json()["model"] == done["fine_tuned_model"]
+    if first_deployment:  # rolling back made it again
+        assert fake.arm.deployments[first_deployment].model == done["fine_tuned_model"]
     again = await client.post("/api/v1/predict", json={"site": "shop", "page": page})
-    assert again.json()["model"] == done["fine_tuned_model"]
+    assert again.status_code == 200 and again.json()["model"] == done["fine_tuned_model"]
     history = (await client.get("/api/v1/training/deployments/shop")).json()
     assert history["active"]["model"] == done["fine_tuned_model"]
+    assert history["active"]["azure_deployment"] == first_deployment
     assert [d["rolled_back_at"] is not None for d in history["history"]] == [True, False]
+    assert [d["azure_deployment"] for d in history["history"]] == [second_deployment, first_deployment]
+    if first_deployment and second_deployment:
+        site_page = await client.get("/training/sites/shop")
+        assert f'<code id="active-azure-deployment">{first_deployment}</code>' in site_page.text
+        # The rolled-back model's deployment is retired: pruning deletes it (and only it); predict still answers.
+        dry = await prune_deployments(trainer.services.db, get_settings(), dry_run=True)
+        assert (dry.deleted, dry.kept) == ([second_deployment], [first_deployment])
+        assert set(fake.arm.deployments) == {first_deployment, second_deployment}
+        pruned = await prune_deployments(trainer.services.db, get_settings())
+        assert (pruned.deleted, pruned.kept) == ([second_deployment], [first_deployment])
+        assert set(fake.arm.deployments) == {first_deployment}
+        after = (await client.get(f"/api/v1/training/runs/{second['id']}")).json()
+        assert after["plan"]["azure_deployment"]["deleted_at"]
+        assert (await client.post("/api/v1/predict", json={"site": "shop", "page": page})).status_code == 200
     refused = await client.post("/api/v1/training/deployments/shop/rollback")
     assert refused.status_code == 409 and "no earlier deployment" in refused.json()["detail"]
 
@@ -354,6 +399,8 @@ async def test_trainer_pages_start_a_run_and_show_it_live(trainer: LiveServer, c
     assert 'href="/training/sites/shop"' in index.text
     assert "no format errors" in site.text and 'id="start"' in site.text and "2027-01-06" in site.text
     assert 'id="provider-warning"' not in plan.text and '<option value="azure" selected>' in plan.text
+    assert 'id="serving-note"' in plan.text and "Azure bills each per hour" in plan.text
+    assert 'id="serving-note"' not in site.text  # OpenAI calls a fine-tuned model by its name
 
     bad = await client.post(
         "/training/sites/shop/runs", data={"provider": "openai", "model": MODEL, "n_epochs": "lots"}

@@ -36,6 +36,9 @@ T0_MS = 1_767_225_600_000
 BASE = "http://127.0.0.1:9000/shop/v1"
 MODEL = "gpt-4o-2024-08-06"
 API_VERSION = "2025-04-01-preview"
+# Azure's control plane as the tests address it (the local server answers ARM's paths too).
+ARM_TOKEN = "arm-token"
+ARM_SCOPE = {"subscription_id": "sub-test", "resource_group": "rg-test", "account": "codesight-test"}
 RUN_TIMEOUT_S = 30.0
 # Each session teaches 5 steps: 3 clicks, 1 fill, 1 select.
 STEPS_PER_SESSION = 5
@@ -196,7 +199,8 @@ async def record_trainable_site(
 @contextlib.contextmanager
 def fake_settings(monkeypatch: pytest.MonkeyPatch, server: RunningFake) -> Iterator[None]:
     """Every provider pointed at the local server, through the environment as in production
-    (the web app and the worker both read it); nothing of the developer's CODESIGHT_* leaks in."""
+    (the web app and the worker both read it), Azure with ARM settings (so CodeSight makes a
+    deployment per fine-tuned model); nothing of the developer's CODESIGHT_* leaks in."""
     for name in [n for n in os.environ if n.startswith("CODESIGHT_")]:
         monkeypatch.delenv(name)
     env = {
@@ -205,6 +209,13 @@ def fake_settings(monkeypatch: pytest.MonkeyPatch, server: RunningFake) -> Itera
         "CODESIGHT_AZURE_ENDPOINT": server.azure_endpoint,
         "CODESIGHT_AZURE_API_KEY": "azure-key",
         "CODESIGHT_AZURE_API_VERSION": API_VERSION,
+        "CODESIGHT_AZURE_SUBSCRIPTION_ID": ARM_SCOPE["subscription_id"],
+        "CODESIGHT_AZURE_RESOURCE_GROUP": ARM_SCOPE["resource_group"],
+        "CODESIGHT_AZURE_ACCOUNT": ARM_SCOPE["account"],
+        "CODESIGHT_AZURE_ARM_TOKEN": ARM_TOKEN,
+        "CODESIGHT_AZURE_ARM_ENDPOINT": server.url,
+        "CODESIGHT_AZURE_DEPLOYMENT_POLL_S": "0.02",
+        "CODESIGHT_AZURE_DEPLOYMENT_TIMEOUT_S": "20",
         "CODESIGHT_FT_MODEL": MODEL,
     }
     for name, value in env.items():

@@ -17,6 +17,7 @@ from litestar.status_codes import (
     HTTP_502_BAD_GATEWAY,
 )
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lab.db.models import Deployment, Evaluation, TrainingRun, TrainingRunEvent, User
 from lab.training import deploy, overview, runs
@@ -132,6 +133,8 @@ class DeploymentOut(BaseModel):
     reason: str
     deployed_at: datetime
     rolled_back_at: datetime | None
+    # The Azure deployment the model is called through, when CodeSight made one (ARM settings).
+    azure_deployment: str | None = None
 
 
 class SiteDeploymentsOut(BaseModel):
@@ -148,6 +151,7 @@ class ProposalOut(BaseModel):
     plan: dict[str, Any]
     can_start: bool
     refusals: list[str]
+    serving_note: str | None = None
 
 
 class SiteOut(BaseModel):
@@ -229,9 +233,11 @@ def run_out(
     )
 
 
-def deployment_out(deployment: Deployment) -> DeploymentOut:
+def deployment_out(deployment: Deployment, azure_deployment: str | None = None) -> DeploymentOut:
     assert deployment.id is not None
-    return DeploymentOut.model_validate(deployment, from_attributes=True)
+    out = DeploymentOut.model_validate(deployment, from_attributes=True)
+    out.azure_deployment = azure_deployment
+    return out
 
 
 def refused(error: runs.RunRefused) -> ClientException:
@@ -265,16 +271,30 @@ async def deploy_training_run(services: Services, run_id: uuid.UUID, user: User)
             deployment = await deploy.deploy_run(s, run, user.id, f"deployed by {user.name}")
         except ValueError as exc:
             raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+        await _ensure_serving(s, services, deployment)
         await runs.add_event(s, run.id, f"Deployed {deployment.model} for {run.site} by {user.name}")
     return deployment
+
+
+async def _ensure_serving(s: AsyncSession, services: Services, deployment: Deployment) -> None:
+    """The model about to become active must be callable (its Azure deployment made again if it was
+    deleted); 502 naming the provider's error otherwise, and nothing changes."""
+    try:
+        await deploy.ensure_serving(s, services.settings, deployment)
+    except ProviderError as exc:
+        raise HTTPException(
+            f"the model's provider could not serve {deployment.model}: {exc}", status_code=HTTP_502_BAD_GATEWAY
+        ) from exc
 
 
 async def rollback_site(services: Services, site: str, user: User) -> Deployment:
     async with services.db.session() as s:
         try:
-            return await deploy.rollback(s, site, user.id)
+            previous = await deploy.rollback(s, site, user.id)
         except deploy.NoDeployment as exc:
             raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+        await _ensure_serving(s, services, previous)
+        return previous
 
 
 async def cancel_training_run(services: Services, run_id: uuid.UUID, user: User) -> TrainingRun:
@@ -371,10 +391,11 @@ class TrainingController(Controller):
         async with services.db.session() as s:
             active = await deploy.active_deployment(s, site)
             history = await deploy.deployment_history(s, site)
+            names = await deploy.serving_names(s, [*history, *([active] if active else [])])
         return SiteDeploymentsOut(
             site=site,
-            active=deployment_out(active) if active else None,
-            history=[deployment_out(d) for d in history],
+            active=deployment_out(active, names.get(active.id or 0)) if active else None,
+            history=[deployment_out(d, names.get(d.id or 0)) for d in history],
         )
 
     @post("/deployments/{site:str}/rollback", guards=[trainer_guard], status_code=200)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
@@ -69,11 +69,15 @@ async def _site_live_context(s: AsyncSession, site: str, user: User) -> dict[str
     metrics = await overview.metrics_over_time(s, site)
     latest = next((r for r in site_runs if r.status == "succeeded"), None)
     latest_view = await runs.run_view(s, latest.id) if latest else None
+    active = await deploy.active_deployment(s, site)
+    history = await deploy.deployment_history(s, site)
     return {
         "site": site,
         "runs": site_runs,
-        "active": await deploy.active_deployment(s, site),
-        "history": await deploy.deployment_history(s, site),
+        "active": active,
+        "history": history,
+        # Deployment id -> the Azure deployment its model is called through (ARM settings only).
+        "serving": await deploy.serving_names(s, [*history, *([active] if active else [])]),
         "metrics": metrics,
         "spark": sparkline([m.step_success for m in metrics]),
         "latest_evaluation": latest_view.evaluation if latest_view else None,
@@ -192,7 +196,7 @@ class TrainerController(Controller):
     ) -> Redirect | Template:
         try:
             await rollback_site(services, site, request.user)
-        except ClientException as exc:
+        except HTTPException as exc:
             context = await _site_context(services, site, request.user)
             context["error"] = exc.detail
             return Template("trainer_site.html", context=context, status_code=exc.status_code)
@@ -217,7 +221,7 @@ class TrainerController(Controller):
     ) -> Redirect | Template:
         try:
             await cancel_training_run(services, run_id, request.user)
-        except ClientException as exc:
+        except HTTPException as exc:
             return await _run_page_error(services, run_id, request.user, exc)
         return Redirect(f"/training/runs/{run_id}", status_code=HTTP_303_SEE_OTHER)
 
@@ -227,12 +231,12 @@ class TrainerController(Controller):
     ) -> Redirect | Template:
         try:
             await deploy_training_run(services, run_id, request.user)
-        except ClientException as exc:
+        except HTTPException as exc:
             return await _run_page_error(services, run_id, request.user, exc)
         return Redirect(f"/training/runs/{run_id}", status_code=HTTP_303_SEE_OTHER)
 
 
-async def _run_page_error(services: Services, run_id: uuid.UUID, user: User, exc: ClientException) -> Template:
+async def _run_page_error(services: Services, run_id: uuid.UUID, user: User, exc: HTTPException) -> Template:
     context = await _run_context(services, run_id, user)
     context["error"] = exc.detail
     return Template("trainer_run.html", context=context, status_code=exc.status_code)

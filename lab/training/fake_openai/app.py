@@ -3,8 +3,11 @@
 OpenAI: `/v1/files`, `/v1/fine_tuning/jobs[...]`, `/v1/chat/completions`, `/v1/models`, with
 `Authorization: Bearer <anything>`. Azure: the same under `/openai/...`, chat at
 `/openai/deployments/{deployment}/chat/completions`, every request with `?api-version=` and an
-`api-key` header. Errors come back in OpenAI's shape. `/_fake/...` steers the server (faults,
-deployments) and is unauthenticated: this server is for loopback tests and demos only.
+`api-key` header. Errors come back in OpenAI's shape. Azure Resource Manager: deployments under
+`/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{account}/
+deployments/{name}` with `?api-version=` and a bearer token (`arm.py`), errors in ARM's shape.
+`/_fake/...` steers the server (faults, deployments) and is unauthenticated: this server is for
+loopback tests and demos only.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 from typing import Annotated, Any
 
 import structlog
-from litestar import Controller, Litestar, MediaType, Request, Response, delete, get, post
+from litestar import Controller, Litestar, MediaType, Request, Response, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -22,6 +25,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 
+from lab.training.fake_openai.arm import LOCATION, ArmError, Scope
 from lab.training.fake_openai.errors import ApiError
 from lab.training.fake_openai.jobs import Flavour
 from lab.training.fake_openai.requests import (
@@ -86,6 +90,18 @@ def azure_auth(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandl
             param="api-key",
             code="401",
         )
+
+
+def arm_auth(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """ARM paths need `?api-version=` and the bearer token the fake expects (any, unless it was given one)."""
+    if not connection.query_params.get("api-version"):
+        raise ArmError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    fake: FakeOpenAI = connection.app.state.fake
+    fake.arm.check_token(connection.headers.get("authorization", ""))
 
 
 # --- controllers: one per resource, the Azure variant only moves the path and the guard -----------
@@ -199,6 +215,82 @@ async def azure_chat(deployment: FromPath[str], data: JSONBody[ChatRequest], fak
     return fake.complete("azure", fake.deployment_model(deployment), data.messages, data.tools, data.response_format)
 
 
+class AzureManagement(Controller):
+    """Azure Resource Manager's deployments of an Azure OpenAI resource (the control plane)."""
+
+    path = (
+        "/subscriptions/{subscription_id:str}/resourceGroups/{resource_group:str}"
+        "/providers/Microsoft.CognitiveServices/accounts/{account:str}/deployments"
+    )
+    guards = [arm_auth]
+
+    @get("/")
+    async def list_deployments(
+        self, subscription_id: FromPath[str], resource_group: FromPath[str], account: FromPath[str], fake: FakeDep
+    ) -> dict[str, Any]:
+        return fake.arm.list(Scope(subscription_id, resource_group, account))
+
+    @get("/{deployment:str}")
+    async def get_deployment(
+        self,
+        subscription_id: FromPath[str],
+        resource_group: FromPath[str],
+        account: FromPath[str],
+        deployment: FromPath[str],
+        fake: FakeDep,
+    ) -> dict[str, Any]:
+        return fake.arm.get(Scope(subscription_id, resource_group, account), deployment)
+
+    @put("/{deployment:str}")
+    async def put_deployment(
+        self,
+        request: Request[Any, Any, Any],
+        subscription_id: FromPath[str],
+        resource_group: FromPath[str],
+        account: FromPath[str],
+        deployment: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+        fake: FakeDep,
+    ) -> Response[dict[str, Any]]:
+        status, made = fake.arm.put(
+            Scope(subscription_id, resource_group, account),
+            deployment,
+            data,
+            lambda model: fake.is_fine_tuned("azure", model),
+        )
+        operation = (
+            f"{request.base_url}subscriptions/{subscription_id}/providers/Microsoft.CognitiveServices"
+            f"/locations/{LOCATION}/operationResults/{made.operation_id}?api-version="
+            f"{request.query_params.get('api-version')}"
+        )
+        log.info("fake_openai.arm_deployment", deployment=deployment, model=made.model, status=status)
+        return Response(made.to_api(fake.clock()), status_code=status, headers={"Azure-AsyncOperation": operation})
+
+    @delete("/{deployment:str}", status_code=200)
+    async def delete_deployment(
+        self,
+        subscription_id: FromPath[str],
+        resource_group: FromPath[str],
+        account: FromPath[str],
+        deployment: FromPath[str],
+        fake: FakeDep,
+    ) -> Response[None]:
+        status = fake.arm.delete(Scope(subscription_id, resource_group, account), deployment)
+        return Response(None, status_code=status)
+
+
+@get(
+    "/subscriptions/{subscription_id:str}/providers/Microsoft.CognitiveServices/locations/{location:str}"
+    "/operationResults/{operation_id:str}",
+    guards=[arm_auth],
+)
+async def arm_operation(
+    subscription_id: FromPath[str], location: FromPath[str], operation_id: FromPath[str], fake: FakeDep
+) -> dict[str, Any]:
+    """The Azure-AsyncOperation status of a deployment's creation."""
+    return fake.arm.operation(operation_id)
+
+
 class FakeControl(Controller):
     """Steering for tests and demos: inject faults, create Azure deployments."""
 
@@ -304,6 +396,8 @@ def create_fake_openai_app(fake: FakeOpenAI | None = None) -> Litestar:
             AzureModels,
             openai_chat,
             azure_chat,
+            AzureManagement,
+            arm_operation,
             FakeControl,
         ],
         dependencies={"fake": Provide(provide_fake, sync_to_thread=False)},

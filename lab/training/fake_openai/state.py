@@ -21,6 +21,7 @@ from typing import Any
 from openai.types import FileObject, Model
 from openai.types.chat import ChatCompletion
 
+from lab.training.fake_openai.arm import FakeArm
 from lab.training.fake_openai.chat import answer, memorize
 from lab.training.fake_openai.errors import ApiError, not_found
 from lab.training.fake_openai.jobs import ORGANIZATION, FakeJob, Flavour, fine_tuned_name
@@ -85,9 +86,18 @@ class ServedFault:
 class FakeOpenAI:
     """The server's whole state; one instance per server, used from one event loop."""
 
-    def __init__(self, *, phase_s: float = DEFAULT_PHASE_S, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        phase_s: float = DEFAULT_PHASE_S,
+        clock: Callable[[], float] = time.time,
+        arm_token: str | None = None,
+        provisioning_s: float | None = None,
+    ) -> None:
         self.phase_s = phase_s
         self.clock = clock
+        # Azure's control plane: deployments that provision for `provisioning_s` (one phase by default).
+        self.arm = FakeArm(clock, phase_s if provisioning_s is None else provisioning_s, arm_token)
         self.files: dict[str, StoredFile] = {}
         self.jobs: dict[str, FakeJob] = {}
         self.deployments: dict[str, str] = {}
@@ -308,9 +318,21 @@ class FakeOpenAI:
         """An Azure deployment: chat requests to `name` run `model`."""
         self.deployments[name] = model
 
+    def is_fine_tuned(self, flavour: Flavour, model: str) -> bool:
+        """Whether `model` is a fine-tuned model this server trained (its job succeeded)."""
+        return model in self._fine_tuned(flavour)
+
     def deployment_model(self, deployment: str) -> str:
+        """The model an Azure deployment runs: one made over ARM (once provisioned), one made with
+        `/_fake/deployments`, or a model named like the deployment."""
+        made = self.arm.serving(deployment)
+        if made is not None:
+            return made.model
         model = self.deployments.get(deployment, deployment)
-        if model not in self._fine_tuned("azure") and model_limits("azure", model) is None:
+        # A fine-tuned model answers only through a deployment made for it; a base model also by its name.
+        fine_tuned = deployment in self.deployments and model in self._fine_tuned("azure")
+        base = model == base_model(model) and (model_limits("azure", model) is not None or model in CHAT_MODELS)
+        if not (fine_tuned or base):
             raise ApiError(
                 404,
                 "The API deployment for this resource does not exist. If you created the deployment within the "
