@@ -489,7 +489,9 @@ const api = {
     scope = null;
     return recorder.discard();
   },
-  status() {
+  /** What the popup and tests read; waits for the restore after a worker or browser restart. */
+  async status() {
+    await ready;
     return {
       ...recorder.status(),
       pendingScreenshots: screenshotTasks.size,
