@@ -64,14 +64,21 @@ class Settings(BaseSettings):
         default=None,
         description="Azure deployment, made by hand, that evaluation and predict call when ARM settings are unset",
     )
-    # Azure's control plane (ARM): with these four set, CodeSight creates one deployment per
+    # Azure's control plane (ARM): with these three set, CodeSight creates one deployment per
     # fine-tuned model itself; without them, deployments are made by hand (azure_deployment).
     azure_subscription_id: str | None = None
     azure_resource_group: str | None = None
     azure_account: str | None = Field(default=None, description="the Azure OpenAI resource's name (ARM account)")
+    # How ARM calls authenticate: the fixed token when set, else the service principal (all three
+    # azure_tenant_id, azure_client_id, azure_client_secret), else azure-identity's DefaultAzureCredential.
     azure_arm_token: str | None = Field(
-        default=None, description="ARM bearer token, e.g. `az account get-access-token --query accessToken -o tsv`"
+        default=None,
+        description="fixed ARM bearer token (`az account get-access-token --query accessToken -o tsv`; about an "
+        "hour); unset = tokens from azure-identity, renewed before they expire",
     )
+    azure_tenant_id: str | None = Field(default=None, description="service principal's Entra ID tenant, for ARM")
+    azure_client_id: str | None = Field(default=None, description="service principal's application (client) id")
+    azure_client_secret: str | None = Field(default=None, description="service principal's client secret")
     azure_arm_endpoint: str = Field(default="https://management.azure.com", description="Azure Resource Manager")
     azure_deployment_sku: str = Field(default="standard", description="sku.name of the deployments CodeSight creates")
     azure_deployment_capacity: int = Field(default=1, ge=1, description="sku.capacity (thousands of tokens/minute)")

@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from lab.monitoring.queue_depth import refresh_queue_depth
 from web.api.analytics import AnalyticsController
 from web.api.sessions import SessionController
 from web.api.stream import session_stream
@@ -26,7 +27,8 @@ from web.dashboard.analytics import AnalyticsPageController
 from web.dashboard.controller import DashboardController, LoginController
 from web.dashboard.trainer import TrainerController
 from web.live import LiveController, LiveHub, live_lifespan, provide_hub
-from web.services import Services
+from web.services import Services, ServicesDep
+from workers.app import QUEUES
 
 WEB_ROOT = Path(__file__).resolve().parent
 log = structlog.get_logger(__name__)
@@ -43,7 +45,9 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/metrics", include_in_schema=False, media_type=CONTENT_TYPE_LATEST)
-async def metrics() -> bytes:
+async def metrics(services: ServicesDep) -> bytes:
+    """This process's metrics (ingest; the workers' too under `codesight up`), and the queue depth from Postgres."""
+    await refresh_queue_depth(services.db, QUEUES)
     return generate_latest()
 
 

@@ -137,8 +137,16 @@ async def _up(settings: Settings, host: str, port: int, run_worker: bool) -> Non
     show_default=True,
     help="comma-separated queues, one worker each (sessions: pipeline; fine-tuning runs: training)",
 )
-def worker(queues: str) -> None:
+@click.option(
+    "--metrics-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="serve this process's Prometheus metrics (pipeline steps, replay) at :PORT/metrics (default: off)",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="interface of --metrics-port")
+def worker(queues: str, metrics_port: int | None, metrics_host: str) -> None:
     """Run workers alone (scale out by starting several); Ctrl-C or SIGTERM stops them."""
+    from lab.monitoring.metrics import metrics_server
     from workers.app import QUEUES, run_workers
 
     names = [name.strip() for name in queues.split(",") if name.strip()]
@@ -156,7 +164,13 @@ def worker(queues: str) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await workers
 
-    asyncio.run(run())
+    if metrics_port is None:
+        asyncio.run(run())
+        return
+    # The worker's own registry: its steps never reach a web process's /metrics (README "Monitoring").
+    with metrics_server(metrics_host, metrics_port) as bound:
+        log.info("worker.metrics", url=f"http://{metrics_host}:{bound}/metrics")
+        asyncio.run(run())
 
 
 @main.command()

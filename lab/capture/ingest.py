@@ -46,6 +46,7 @@ from lab.capture.wire import (
 )
 from lab.db.models import Event, Page, Screenshot, SelectorCandidate, Session
 from lab.db.notify import notify
+from lab.monitoring import metrics
 from lab.privacy.scrub import ScrubReport, scrub_value
 from lab.storage.blobs import BlobStore
 
@@ -153,6 +154,8 @@ async def ingest_batch(
     errors = list(errors)
     ready: list[tuple[int, Any, Blob | None]] = []
     report = ScrubReport()
+    invalid_types: list[str] = []  # events whose scrubbed copy no longer validates
+    refused_types: list[str] = []
     for index, event in zip(positions, events, strict=True):
         try:
             clean = scrub_event(event, report)
@@ -162,6 +165,7 @@ async def ingest_batch(
             if isinstance(exc, ValidationError):
                 field, message = "type", f"the scrubbed event no longer validates: {exc.errors()[0]['msg']}"
             errors.append(EventError(index=index, seq=event.seq, field=f"events[{index}].{field}", message=message))
+            invalid_types.append(event.type)
     if report:
         log.warning("privacy.scrubbed", session_id=str(session_id), counts=report.as_dict())
     try:
@@ -180,6 +184,7 @@ async def ingest_batch(
                 if not refused_by_database(refusal):
                     raise
                 errors.append(_refused(session_id, index, event, refusal))
+                refused_types.append(event.type)
     accepted = [event.seq for event, _, event_id in stored if event_id is not None]
     duplicates = [event.seq for event, _, event_id in stored if event_id is None]
     # Blobs only for rows the database took, so a refused event leaves no file behind.
@@ -190,6 +195,13 @@ async def ingest_batch(
         await link_events_to_pages(s, session_id)
         await notify(s, {"type": "session.events", "session_id": str(session_id), "accepted": len(accepted)})
     stored_seqs = accepted + duplicates
+    # Counted once nothing of ours can fail any more (the caller's commit aside), so a batch that fails is not counted.
+    metrics.count_events("stored", [event.type for event, _, event_id in stored if event_id is not None])
+    metrics.count_events("duplicate", [event.type for event, _, event_id in stored if event_id is None])
+    metrics.count_events("invalid", invalid_types)
+    metrics.count_events("refused", refused_types)
+    new_blobs = [(event, blob) for event, blob, event_id in stored if event_id is not None and blob is not None]
+    metrics.INGEST_SCREENSHOT_BYTES.inc(sum(len(blob[1]) for event, blob in new_blobs if event.type == "screenshot"))
     errors.sort(key=lambda e: e.index)
     return BatchAck(
         ack_seq=max(stored_seqs) if stored_seqs else None, accepted=accepted, duplicates=duplicates, errors=errors

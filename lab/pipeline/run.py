@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import structlog
 
 from lab.db.engine import Database
+from lab.monitoring import metrics
 from lab.pipeline.status import STEPS, record_step, set_session_status
 from lab.pipeline.steps import STEP_FUNCTIONS
 from lab.storage.blobs import BlobStore
@@ -37,9 +39,11 @@ async def run_step(
         raise ValueError(f"step: {step!r} is not one of {STEPS}")
     state = await record_step(db, session_id, step, "running")
     log.info("pipeline.step.running", session_id=str(session_id), step=step, attempt=state.attempts)
+    started = time.perf_counter()
     try:
         detail = await STEP_FUNCTIONS[step](db, blobs, session_id)
     except Exception as exc:
+        metrics.count_step(step, "failed", time.perf_counter() - started, state.attempts)
         error = f"{type(exc).__name__}: {exc}"
         await record_step(db, session_id, step, "failed", error=error)
         log.warning(
@@ -53,11 +57,14 @@ async def run_step(
         if final_attempt:
             async with db.session() as s:
                 await set_session_status(s, session_id, "failed")
+            metrics.PIPELINE_SESSIONS.labels(status="failed").inc()
         raise
+    metrics.count_step(step, "done", time.perf_counter() - started, state.attempts)
     await record_step(db, session_id, step, "done", detail=detail)
     if step == STEPS[-1]:
         # Only after the last step's row says done, so a reader never sees a done session with a step running.
         async with db.session() as s:
             await set_session_status(s, session_id, "done")
+        metrics.PIPELINE_SESSIONS.labels(status="done").inc()
     log.info("pipeline.step.done", session_id=str(session_id), step=step, attempt=state.attempts)
     return detail

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 
 from lab.db.engine import Database
 from lab.db.models import Event, ReplayResult, ReplayVerdict, SelectorCandidate, Session, utcnow
+from lab.monitoring import metrics
 from lab.replay.conditions import ReplayCondition
 from lab.replay.engine import ReplayRun, ReplayTarget, replay
 from lab.replay.urls import url_mapper_for_site
@@ -207,6 +208,11 @@ async def replay_session(
         seconds=run.seconds,
         condition_top1={c.id: top1_rate(o for o in run.outcomes if o.condition_id == c.id) for c in matrix},
         skipped=[f"{s.condition_id} {s.page_url}: {s.reason}" for s in run.skipped],
+    )
+    metrics.count_replay_conditions(
+        (t.condition_id for t in run.timings),
+        (s.condition_id for s in run.skipped),
+        ((v["condition"], v["outcome"]) for v in verdicts),
     )
     log.info(
         "replay.session",

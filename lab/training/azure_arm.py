@@ -8,7 +8,8 @@ fine-tuned deployment per hour while it exists, and deletes one left without cal
 (https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/fine-tuning-deploy).
 
 Transient failures (429 honouring Retry-After, 408, 5xx, connection errors) are retried with the
-project's policy (`lab.training.retry`) and recorded in `retries`; anything else is a ProviderError.
+project's policy (`lab.training.retry`) and recorded in `retries`; a refused bearer token (401) is
+renewed once through its credential (`lab.training.arm_auth`); anything else is a ProviderError.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import structlog
 
+from lab.training.arm_auth import ArmToken, ServicePrincipal, arm_scope, credential_for, describe
 from lab.training.provider_errors import ProviderError
 from lab.training.retry import RetryPolicy, RetryRecord, retry_after_s, transient_status_reason
 
@@ -50,7 +52,11 @@ BUSY_STATES = frozenset({"Accepted", "Creating", "Moving"})
 FAILED_STATES = frozenset({"Failed", "Canceled", "Disabled"})
 SUCCEEDED = "Succeeded"
 # The ARM settings that must all be set for CodeSight to manage deployments.
-ARM_SETTINGS = ("azure_subscription_id", "azure_resource_group", "azure_account", "azure_arm_token")
+ARM_SETTINGS = ("azure_subscription_id", "azure_resource_group", "azure_account")
+# A service principal's settings: all three, or none (then DefaultAzureCredential's chain is asked).
+SERVICE_PRINCIPAL_SETTINGS = ("azure_tenant_id", "azure_client_id", "azure_client_secret")
+# How ARM calls authenticate; each one also says that ARM deployments are wanted.
+ARM_CREDENTIAL_SETTINGS = ("azure_arm_token", *SERVICE_PRINCIPAL_SETTINGS)
 
 
 def deployment_name(site: str, run_id: uuid.UUID) -> str:
@@ -74,17 +80,23 @@ def check_deployment_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class ArmConfig:
-    """Where the Azure OpenAI resource lives in ARM, how to authenticate, and what to deploy with."""
+    """Where the Azure OpenAI resource lives in ARM, how to authenticate, and what to deploy with.
+    Authentication: the fixed `token` when set, else the `service_principal`, else DefaultAzureCredential."""
 
     subscription_id: str
     resource_group: str
     account: str
-    token: str
+    token: str | None = None
     endpoint: str = "https://management.azure.com"
     sku: str = "standard"
     capacity: int = 1
     timeout_s: float = 1800.0
     poll_s: float = 10.0
+    service_principal: ServicePrincipal | None = None
+
+    @property
+    def scope(self) -> str:
+        return arm_scope(self.endpoint)
 
     @property
     def deployments_url(self) -> str:
@@ -94,26 +106,39 @@ class ArmConfig:
         )
 
 
+def _missing(settings: Settings, names: tuple[str, ...], why: str) -> ProviderError | None:
+    """A ProviderError naming the settings of `names` that are unset, or None when all are set."""
+    missing = [name for name in names if not getattr(settings, name)]
+    if not missing:
+        return None
+    env = ", ".join(f"CODESIGHT_{name.upper()}" for name in missing)
+    return ProviderError("missing_setting", f"{why} need {env} as well", f"CODESIGHT_{missing[0].upper()}")
+
+
 def arm_config(settings: Settings) -> ArmConfig | None:
     """The ARM settings, or None when none is set (deployments are then made by hand); a
     ProviderError naming the first missing one when only some are."""
-    values = {name: getattr(settings, name) for name in ARM_SETTINGS}
-    if not any(values.values()):
+    if not any(getattr(settings, name) for name in (*ARM_SETTINGS, *ARM_CREDENTIAL_SETTINGS)):
         return None
-    missing = [name for name, value in values.items() if not value]
-    if missing:
-        env = ", ".join(f"CODESIGHT_{name.upper()}" for name in missing)
-        raise ProviderError(
-            "missing_setting",
-            f"Azure deployments through ARM need {env} as well (or unset every CODESIGHT_AZURE_* ARM setting "
-            "and create deployments by hand)",
-            f"CODESIGHT_{missing[0].upper()}",
+    if error := _missing(settings, ARM_SETTINGS, "Azure deployments through ARM"):
+        error.message += " (or unset every CODESIGHT_AZURE_* ARM setting and create deployments by hand)"
+        raise error
+    service_principal = None
+    if not settings.azure_arm_token and any(getattr(settings, name) for name in SERVICE_PRINCIPAL_SETTINGS):
+        if error := _missing(settings, SERVICE_PRINCIPAL_SETTINGS, "ARM calls as a service principal"):
+            error.message += " (or unset them all to use DefaultAzureCredential)"
+            raise error
+        assert settings.azure_tenant_id and settings.azure_client_id and settings.azure_client_secret
+        service_principal = ServicePrincipal(
+            settings.azure_tenant_id, settings.azure_client_id, settings.azure_client_secret
         )
+    assert settings.azure_subscription_id and settings.azure_resource_group and settings.azure_account
     return ArmConfig(
-        subscription_id=values["azure_subscription_id"],
-        resource_group=values["azure_resource_group"],
-        account=values["azure_account"],
-        token=values["azure_arm_token"],
+        subscription_id=settings.azure_subscription_id,
+        resource_group=settings.azure_resource_group,
+        account=settings.azure_account,
+        token=settings.azure_arm_token or None,
+        service_principal=service_principal,
         endpoint=settings.azure_arm_endpoint,
         sku=settings.azure_deployment_sku,
         capacity=settings.azure_deployment_capacity,
@@ -146,6 +171,10 @@ class ArmDeployment:
         )
 
 
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _arm_error(response: httpx.Response) -> ProviderError:
     """ARM's `{"error": {"code", "message"}}` as a ProviderError."""
     try:
@@ -169,11 +198,13 @@ class AzureDeployments:
         *,
         retries: list[RetryRecord] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        token: ArmToken | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         unit_random: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self.token = token or ArmToken(credential_for(config.token, config.service_principal), config.scope)
         self.policy = policy or RetryPolicy()
         self.retries: list[RetryRecord] = retries if retries is not None else []
         self.http = http_client or httpx.AsyncClient(timeout=60)
@@ -187,12 +218,11 @@ class AzureDeployments:
         self, operation: str, method: str, url: str, body: Mapping[str, Any] | None = None, ok_missing: bool = False
     ) -> httpx.Response:
         """One ARM call, retrying transient failures; a 404 is returned when `ok_missing`, other errors raise."""
-        headers = {"Authorization": f"Bearer {self.config.token}"}
         params = None if "api-version=" in url else {"api-version": ARM_API_VERSION}
         for attempt in range(1, self.policy.max_attempts + 1):
             last = attempt == self.policy.max_attempts
             try:
-                response = await self.http.request(method, url, params=params, headers=headers, json=body)
+                response = await self._send(operation, method, url, params, body)
             except httpx.TimeoutException as exc:
                 if last:
                     raise ProviderError("APITimeoutError", f"ARM {operation} timed out: {exc}") from exc
@@ -206,12 +236,38 @@ class AzureDeployments:
                     return response
                 reason_or_none = transient_status_reason(response.status_code)
                 if reason_or_none is None or last:
-                    raise _arm_error(response)
+                    raise self._refusal(response)
                 reason, delay = reason_or_none, self._delay(response, attempt)
             self.retries.append(RetryRecord(operation, attempt, reason, delay))
             log.warning("azure_arm.retry", operation=operation, attempt=attempt, reason=reason, delay_s=delay)
             await self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _send(
+        self, operation: str, method: str, url: str, params: dict[str, str] | None, body: Mapping[str, Any] | None
+    ) -> httpx.Response:
+        """One exchange with ARM under the current token; when ARM refuses the token (401) and the
+        credential can issue another, once more under a new one."""
+        bearer = await self.token.get()
+        response = await self.http.request(method, url, params=params, headers=_bearer(bearer), json=body)
+        if response.status_code != 401 or not self.token.renewable:
+            return response
+        log.info("azure_arm.token_refused", operation=operation, error=_arm_error(response).code)
+        bearer = await self.token.renew(bearer)
+        return await self.http.request(method, url, params=params, headers=_bearer(bearer), json=body)
+
+    def _refusal(self, response: httpx.Response) -> ProviderError:
+        """ARM's error, with what to do about it when ARM refused the token."""
+        error = _arm_error(response)
+        if response.status_code == 401 and not self.token.renewable:
+            error.message += (
+                " (CODESIGHT_AZURE_ARM_TOKEN is a fixed token, and ARM tokens expire after about an hour: set a "
+                "new one, or unset it to let CodeSight get and renew tokens as a service principal or through "
+                "DefaultAzureCredential)"
+            )
+        elif response.status_code == 401:
+            error.message += f" (a token {describe(self.token.credential)[0]} had just issued was refused too)"
+        return error
 
     def _delay(self, response: httpx.Response, attempt: int) -> float:
         asked = retry_after_s(response.headers)
@@ -308,4 +364,7 @@ class AzureDeployments:
         return response.status_code not in (204, 404)
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        try:
+            await self.http.aclose()
+        finally:
+            await self.token.aclose()

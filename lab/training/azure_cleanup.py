@@ -56,8 +56,8 @@ def required_arm(settings: Settings) -> ArmConfig:
     if config is None:
         raise ProviderError(
             "missing_setting",
-            "managing Azure deployments needs CODESIGHT_AZURE_SUBSCRIPTION_ID, CODESIGHT_AZURE_RESOURCE_GROUP, "
-            "CODESIGHT_AZURE_ACCOUNT and CODESIGHT_AZURE_ARM_TOKEN",
+            "managing Azure deployments needs CODESIGHT_AZURE_SUBSCRIPTION_ID, CODESIGHT_AZURE_RESOURCE_GROUP and "
+            "CODESIGHT_AZURE_ACCOUNT",
             "CODESIGHT_AZURE_SUBSCRIPTION_ID",
         )
     return config

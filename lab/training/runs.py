@@ -315,9 +315,8 @@ def serving_note(settings: Settings, provider: str) -> str | None:
         )
     fixed = settings.azure_deployment
     return (
-        "Without CODESIGHT_AZURE_SUBSCRIPTION_ID, CODESIGHT_AZURE_RESOURCE_GROUP, CODESIGHT_AZURE_ACCOUNT and "
-        "CODESIGHT_AZURE_ARM_TOKEN, CodeSight cannot create Azure deployments: deploy each fine-tuned model by "
-        "hand in Azure AI Foundry, "
+        "Without CODESIGHT_AZURE_SUBSCRIPTION_ID, CODESIGHT_AZURE_RESOURCE_GROUP and CODESIGHT_AZURE_ACCOUNT, "
+        "CodeSight cannot create Azure deployments: deploy each fine-tuned model by hand in Azure AI Foundry, "
         + (
             f"as the deployment {fixed!r} (CODESIGHT_AZURE_DEPLOYMENT) that evaluation and predict call."
             if fixed

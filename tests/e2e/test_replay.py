@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page
+from prometheus_client import REGISTRY
 from sqlmodel import func, select
 
 from lab.browser import SharedBrowser, current_browser, using_browser
@@ -184,6 +185,22 @@ async def test_shop_journey_replays_plausibly(replay_browser: Browser) -> None:
 
 
 @pytest.mark.skipif(not (SHOP / "site.json").is_file(), reason="fixtures/sites/shop is not there yet")
+def replay_metrics() -> dict[tuple[str, str, str, str], float]:
+    """Replay's counters in this process: (metric, viewport, state, outcome) -> value."""
+    return {
+        (
+            family.name.removeprefix("codesight_replay_"),
+            s.labels["viewport"],
+            s.labels["state"],
+            s.labels["outcome"],
+        ): s.value
+        for family in REGISTRY.collect()
+        if family.name in ("codesight_replay_verdicts", "codesight_replay_page_states")
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+
+
 async def test_replay_session_stores_results_and_reliability(replay_browser: Browser, database: Database) -> None:
     """A collected shop session whose site server is gone replays on a freshly served copy."""
     site = load_site(SHOP)
@@ -232,9 +249,20 @@ async def test_replay_session_stores_results_and_reliability(replay_browser: Bro
                     )
                 )
     candidates = sum(len(t.candidates) for t in walk.targets)
+    metrics_before = replay_metrics()
 
     summary = await replay_session(database, session.id, MATRIX, browser=replay_browser)
     again = await replay_session(database, session.id, MATRIX, browser=replay_browser)
+
+    # Both runs are counted: every (click, condition) verdict, and the page states of every condition.
+    moved = {key: n - metrics_before.get(key, 0.0) for key, n in replay_metrics().items()}
+    for condition in MATRIX:
+        labels = (condition.viewport, condition.state)
+        verdicts_moved = sum(n for (name, *key, _), n in moved.items() if name == "verdicts" and tuple(key) == labels)
+        assert verdicts_moved == 2 * len(walk.targets), condition.id
+        assert moved.get(("verdicts", *labels, "target_absent")) == 2, "the closed cart dialog, once per run"
+        assert moved.get(("page_states", *labels, "evaluated"), 0) >= 2
+        assert moved.get(("page_states", *labels, "skipped"), 0) == 0
 
     assert summary.clicks == len(walk.targets) == 6
     assert summary.conditions == [c.id for c in MATRIX]

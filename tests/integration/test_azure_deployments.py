@@ -1,20 +1,26 @@
 """Azure deployments end to end against the local server over real HTTP: ARM creates a deployment
 of a fine-tuned model (Creating, then Succeeded), the data plane answers through it, and ARM's
-refusals, failures, 429s and authentication behave as Azure's do; `codesight azure-deployments prune`
-deletes CodeSight's retired deployments and nothing else."""
+refusals, failures, 429s and authentication behave as Azure's do (an expired token is refused and a
+renewed one carries on); `codesight azure-deployments prune` deletes CodeSight's retired deployments and
+nothing else."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import time
 from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
 
 import httpx
 import pytest
+from azure.core.credentials import AccessToken
 from click.testing import CliRunner
 
 from lab.config import get_settings
+from lab.training.arm_auth import ArmToken
 from lab.training.azure_arm import ARM_API_VERSION, ArmConfig, AzureDeployments
 from lab.training.fake_openai import FakeOpenAI, RunningFake, serve_fake_openai
 from lab.training.provider_errors import ProviderError
@@ -36,7 +42,7 @@ async def server() -> AsyncIterator[RunningFake]:
         yield running
 
 
-def config(server: RunningFake, token: str = TOKEN) -> ArmConfig:
+def config(server: RunningFake, token: str | None = TOKEN) -> ArmConfig:
     return ArmConfig("sub-test", "rg-test", "codesight-test", token, server.url, poll_s=0.02, timeout_s=10)
 
 
@@ -152,6 +158,88 @@ async def test_arm_wants_the_bearer_token_and_an_api_version(server: RunningFake
     }
 
 
+class ServerClock:
+    """The local server's clock, which the test can move an hour on (the client's stays put)."""
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset_s
+
+
+class FakeEntraCredential:
+    """An azure-core AsyncTokenCredential whose tokens the local server issues (`POST /_fake/arm-token`),
+    as Entra ID issues ARM's; it remembers each one."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.issued: list[str] = []
+
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(f"{self.server_url}/_fake/arm-token", json={"ttl_s": 3600})
+        response.raise_for_status()
+        body = response.json()
+        self.issued.append(body["access_token"])
+        return AccessToken(body["access_token"], body["expires_on"])
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> FakeEntraCredential:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        return None
+
+
+async def test_an_expired_arm_token_is_refused_and_a_renewed_one_carries_on() -> None:
+    clock = ServerClock()
+    fake = FakeOpenAI(phase_s=PHASE_S, arm_token=TOKEN, provisioning_s=PROVISIONING_S, clock=clock)
+    async with serve_fake_openai(fake) as server:
+        trainer = AzureOpenAIProvider(server.azure_endpoint, "azure-key", API_VERSION, arm=config(server))
+        try:
+            model = await fine_tune(trainer)
+        finally:
+            await trainer.aclose()
+        credential = FakeEntraCredential(server.url)
+        arm_config = config(server, token=None)
+        arm = AzureDeployments(arm_config, token=ArmToken(credential, arm_config.scope))
+        try:
+            assert (await arm.create(NAME, model)).state == "Creating"
+            # An hour on, for the server: the token the client holds has expired there.
+            clock.offset_s = 3600
+            ready = await arm.wait(NAME)
+        finally:
+            await arm.aclose()
+        assert ready.state == "Succeeded" and arm.retries == []
+        assert len(credential.issued) == 2
+        async with httpx.AsyncClient() as http:
+            stale, renewed = [
+                await http.get(
+                    arm_config.deployments_url,
+                    params={"api-version": ARM_API_VERSION},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                for token in credential.issued
+            ]
+        assert stale.status_code == 401 and stale.json()["error"]["code"] == "ExpiredAuthenticationToken"
+        assert renewed.status_code == 200 and [d["name"] for d in renewed.json()["value"]] == [NAME]
+
+
 async def test_prune_command_deletes_only_codesights_retired_deployments(
     provider: AzureOpenAIProvider, server: RunningFake, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,15 +259,15 @@ async def test_prune_command_deletes_only_codesights_retired_deployments(
     try:
         assert await prune() == (
             1,
-            "Error: managing Azure deployments needs CODESIGHT_AZURE_SUBSCRIPTION_ID, CODESIGHT_AZURE_RESOURCE_GROUP, "
-            "CODESIGHT_AZURE_ACCOUNT and CODESIGHT_AZURE_ARM_TOKEN\n",
+            "Error: managing Azure deployments needs CODESIGHT_AZURE_SUBSCRIPTION_ID, CODESIGHT_AZURE_RESOURCE_GROUP "
+            "and CODESIGHT_AZURE_ACCOUNT\n",
         )
         arm = config(server)
         for name, value in (
             ("SUBSCRIPTION_ID", arm.subscription_id),
             ("RESOURCE_GROUP", arm.resource_group),
             ("ACCOUNT", arm.account),
-            ("ARM_TOKEN", arm.token),
+            ("ARM_TOKEN", TOKEN),
             ("ARM_ENDPOINT", arm.endpoint),
         ):
             monkeypatch.setenv(f"CODESIGHT_AZURE_{name}", value)

@@ -120,7 +120,7 @@ def test_arm_settings_are_all_or_nothing() -> None:
     with pytest.raises(ProviderError) as partial:
         arm_config(Settings(_env_file=None, azure_subscription_id="s", azure_account="a", **azure))
     assert partial.value.param == "CODESIGHT_AZURE_RESOURCE_GROUP"
-    assert "CODESIGHT_AZURE_ARM_TOKEN" in partial.value.message
+    assert "need CODESIGHT_AZURE_RESOURCE_GROUP as well" in partial.value.message
     full = Settings(
         _env_file=None,
         ft_provider="azure",

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from lab.capture import ingest, views
 from lab.capture.wire import BatchAck, EnvelopeError, SessionOpen, SessionOpened, parse_batch
 from lab.db.models import Participant, Session, User
+from lab.monitoring import metrics
 from lab.quality.review import record_review
 from web.auth import participant_guard, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
@@ -74,13 +75,28 @@ def batch_seqs(body: object) -> dict[str, Any]:
     return {"seq_first": min(seqs, default=None), "seq_last": max(seqs, default=None), "events": len(seqs)}
 
 
-async def store_batch(services: Services, session: Session, body: object) -> BatchAck:
-    """Validate and store one batch; shared by REST and the WebSocket."""
-    events, errors = parse_batch(body)
-    async with services.db.session() as s:
-        fresh = await s.get(Session, session.id)
-        assert fresh is not None
-        return await ingest.ingest_batch(s, services.blobs, fresh, events, errors)
+async def store_batch(services: Services, session: Session, body: object, transport: str) -> BatchAck:
+    """Validate and store one batch; shared by REST and the WebSocket (`transport`: rest, ws), timed and counted."""
+    try:
+        with metrics.INGEST_BATCH_STORE_SECONDS.labels(transport=transport).time():
+            events, errors = parse_batch(body)
+            async with services.db.session() as s:
+                fresh = await s.get(Session, session.id)
+                assert fresh is not None
+                ack = await ingest.ingest_batch(s, services.blobs, fresh, events, errors)
+    except EnvelopeError:
+        metrics.count_batch(transport, "malformed")
+        raise
+    except ingest.SessionClosedError:
+        metrics.count_batch(transport, "closed")
+        raise
+    except Exception:
+        metrics.count_batch(transport, "failed")
+        raise
+    # ingest counts the events it judged; those the wire schema refused are counted here, where their raw type is.
+    metrics.count_invalid_events(body, (e.index for e in errors))
+    metrics.count_batch(transport, metrics.batch_outcome(ack))
+    return ack
 
 
 class SessionController(Controller):
@@ -105,9 +121,10 @@ class SessionController(Controller):
         try:
             body = read_batch(await request.body())
         except ValueError as exc:  # the body is the client's: say what is wrong with it
+            metrics.count_batch("rest", "malformed")
             raise ClientException(str(exc)) from exc
         try:
-            ack = await store_batch(services, session, body)
+            ack = await store_batch(services, session, body, "rest")
         except EnvelopeError as exc:
             raise ClientException(str(exc)) from exc
         except ingest.SessionClosedError as exc:

@@ -6,8 +6,8 @@ OpenAI: `/v1/files`, `/v1/fine_tuning/jobs[...]`, `/v1/chat/completions`, `/v1/m
 `api-key` header. Errors come back in OpenAI's shape. Azure Resource Manager: deployments under
 `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{account}/
 deployments/{name}` with `?api-version=` and a bearer token (`arm.py`), errors in ARM's shape.
-`/_fake/...` steers the server (faults, deployments) and is unauthenticated: this server is for
-loopback tests and demos only.
+`/_fake/...` steers the server (faults, deployments, ARM tokens that expire) and is unauthenticated:
+this server is for loopback tests and demos only.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from lab.training.fake_openai.arm import LOCATION, ArmError, Scope
 from lab.training.fake_openai.errors import ApiError
 from lab.training.fake_openai.jobs import Flavour
 from lab.training.fake_openai.requests import (
+    ArmTokenIn,
     ChatRequest,
     DeploymentIn,
     FaultIn,
@@ -292,7 +293,7 @@ async def arm_operation(
 
 
 class FakeControl(Controller):
-    """Steering for tests and demos: inject faults, create Azure deployments."""
+    """Steering for tests and demos: inject faults, create Azure deployments, issue ARM tokens."""
 
     path = "/_fake"
 
@@ -317,6 +318,11 @@ class FakeControl(Controller):
     async def add_deployment(self, data: JSONBody[DeploymentIn], fake: FakeDep) -> dict[str, Any]:
         fake.deploy(data.name, data.model)
         return {"name": data.name, "model": data.model}
+
+    @post("/arm-token", status_code=200)
+    async def arm_token(self, data: JSONBody[ArmTokenIn], fake: FakeDep) -> dict[str, Any]:
+        """A bearer token ARM paths accept until `ttl_s` seconds from now (Entra ID's part, played by the fake)."""
+        return fake.arm.issue_token(data.ttl_s)
 
 
 # --- faults and errors ----------------------------------------------------------------------

@@ -4,7 +4,9 @@
 otherwise, as Azure answers), provisioningState `Creating` for `provisioning_s` seconds and then
 `Succeeded` (or `Failed`, when a test asked for it with `fail_next`), with an
 `Azure-AsyncOperation` status that carries the error; GET one or all, DELETE. Errors come in
-ARM's shape, `{"error": {"code", "message"}}`. Plain Python: the routes live in `app.py`.
+ARM's shape, `{"error": {"code", "message"}}`. Bearer tokens: the fixed one the fake was given, or
+one it issued (`issue_token`, standing in for Entra ID) until it expires on the fake's clock.
+Plain Python: the routes live in `app.py`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from lab.training.fake_openai.errors import ApiError
@@ -79,6 +82,10 @@ class FakeDeployment:
         }
 
 
+def _utc(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _not_found(name: str) -> ArmError:
     return ArmError(404, "DeploymentNotFound", f"Deployment '{name}' not found.")
 
@@ -89,8 +96,10 @@ class FakeArm:
     def __init__(self, clock: Callable[[], float], provisioning_s: float, token: str | None = None) -> None:
         self.clock = clock
         self.provisioning_s = provisioning_s
-        # The bearer token ARM calls must carry; None: any non-empty token.
+        # The fixed bearer token ARM calls must carry, besides those issued here; None: any non-empty token.
         self.token = token
+        # Tokens issue_token handed out, and when (on the fake's clock) each expires.
+        self.issued: dict[str, float] = {}
         self.deployments: dict[str, FakeDeployment] = {}
         self.operations: dict[str, FakeDeployment] = {}
         self.pending_failures: deque[tuple[str, str]] = deque()
@@ -99,11 +108,30 @@ class FakeArm:
         """The next deployment created ends in provisioningState Failed with this error."""
         self.pending_failures.append((code, message))
 
+    def issue_token(self, ttl_s: float) -> dict[str, Any]:
+        """A bearer token ARM accepts for `ttl_s` seconds, in the shape of an OAuth token response."""
+        token = f"fake-arm-{uuid.uuid4().hex}"
+        expires_on = self.clock() + ttl_s
+        self.issued[token] = expires_on
+        return {"access_token": token, "token_type": "Bearer", "expires_on": int(expires_on)}
+
     def check_token(self, authorization: str) -> None:
         scheme, _sep, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
-        if self.token is not None and token.strip() != self.token:
+        expires_on = self.issued.get(token)
+        if expires_on is not None:
+            now = self.clock()
+            if now >= expires_on:
+                raise ArmError(
+                    401,
+                    "ExpiredAuthenticationToken",
+                    f"The access token expiry UTC time '{_utc(expires_on)}' is earlier than current UTC time "
+                    f"'{_utc(now)}'.",
+                )
+            return
+        if self.token is not None and token != self.token:
             raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid or has expired.")
 
     def _owned(self, scope: Scope, name: str) -> FakeDeployment:

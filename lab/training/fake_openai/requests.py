@@ -85,6 +85,11 @@ class DeploymentIn(BaseModel):
     model: str
 
 
+class ArmTokenIn(BaseModel):
+    # An hour, as Entra ID's access tokens for ARM last by default.
+    ttl_s: float = Field(default=3600.0, gt=0)
+
+
 def check_messages(messages: list[dict[str, Any]]) -> None:
     """Refuse what the chat API refuses in a message list: unknown roles, malformed image parts."""
     for i, message in enumerate(messages):
