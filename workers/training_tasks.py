@@ -15,6 +15,7 @@ import procrastinate
 from procrastinate import App, JobContext
 
 from lab.config import get_settings
+from lab.monitoring.metrics import timed_training_task
 from lab.training import eval_run, runs
 from workers.app import TRAINING_QUEUE, app
 from workers.context import get_resources
@@ -34,16 +35,21 @@ def _final(context: JobContext) -> bool:
 @app.task(name=START_TASK, queue=TRAINING_QUEUE, retry=RETRY, pass_context=True)
 async def start(context: JobContext, run_id: str) -> None:
     resources = get_resources()
-    if await runs.upload_and_create_job(resources.db, get_settings(), uuid.UUID(run_id), final_attempt=_final(context)):
+    with timed_training_task("start"):
+        created = await runs.upload_and_create_job(
+            resources.db, get_settings(), uuid.UUID(run_id), final_attempt=_final(context)
+        )
+    if created:
         await context.app.configure_task(FOLLOW_TASK).defer_async(run_id=run_id, quiet_polls=0)
 
 
 @app.task(name=FOLLOW_TASK, queue=TRAINING_QUEUE, retry=RETRY, pass_context=True)
 async def follow(context: JobContext, run_id: str, quiet_polls: int = 0) -> None:
     resources = get_resources()
-    result = await runs.poll_run(
-        resources.db, get_settings(), uuid.UUID(run_id), quiet_polls, final_attempt=_final(context)
-    )
+    with timed_training_task("follow"):
+        result = await runs.poll_run(
+            resources.db, get_settings(), uuid.UUID(run_id), quiet_polls, final_attempt=_final(context)
+        )
     if result.next == "evaluate":
         await context.app.configure_task(EVALUATE_TASK).defer_async(run_id=run_id)
     elif result.next == "poll":
@@ -54,9 +60,10 @@ async def follow(context: JobContext, run_id: str, quiet_polls: int = 0) -> None
 @app.task(name=EVALUATE_TASK, queue=TRAINING_QUEUE, retry=RETRY, pass_context=True)
 async def evaluate(context: JobContext, run_id: str) -> None:
     resources = get_resources()
-    await eval_run.evaluate_run(
-        resources.db, resources.blobs, get_settings(), uuid.UUID(run_id), final_attempt=_final(context)
-    )
+    with timed_training_task("evaluate"):
+        await eval_run.evaluate_run(
+            resources.db, resources.blobs, get_settings(), uuid.UUID(run_id), final_attempt=_final(context)
+        )
 
 
 async def start_run(queue: App, run_id: uuid.UUID) -> int:

@@ -8,6 +8,7 @@ queue depth read from Postgres at scrape time (lab.monitoring.queue_depth); `cod
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -61,6 +62,15 @@ PIPELINE_STEP_RETRIES = Counter(
 )
 PIPELINE_SESSIONS = Counter(
     "codesight_pipeline_sessions", "Sessions whose pipeline finished, by final status (done, failed)", ["status"]
+)
+# Fine-tuning runs' tasks on the `training` queue: start (upload, create the job), follow (one look at
+# the job), evaluate (score and maybe deploy). A follow is short; evaluate runs the model on every example.
+TRAINING_TASKS = ("start", "follow", "evaluate")
+TRAINING_TASK_SECONDS = Histogram(
+    "codesight_training_task_seconds",
+    "Seconds one fine-tuning task attempt took, by task (start, follow, evaluate) and outcome (done, failed)",
+    ["task", "outcome"],
+    buckets=STEP_BUCKETS_S,
 )
 REPLAY_PAGE_STATES = Counter(
     "codesight_replay_page_states",
@@ -123,6 +133,18 @@ def count_step(step: str, outcome: str, seconds: float, attempt: int) -> None:
     PIPELINE_STEPS.labels(step=step, outcome=outcome).inc()
     if attempt > 1:
         PIPELINE_STEP_RETRIES.labels(step=step).inc()
+
+
+@contextmanager
+def timed_training_task(task: str) -> Iterator[None]:
+    """Time one attempt of a fine-tuning task; an exception counts it failed and goes on up."""
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        yield
+        outcome = "done"
+    finally:
+        TRAINING_TASK_SECONDS.labels(task=task, outcome=outcome).observe(time.perf_counter() - started)
 
 
 def count_replay_conditions(

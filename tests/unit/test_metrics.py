@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import REGISTRY
 
 from lab.capture.wire import BatchAck, EventError
-from lab.monitoring.metrics import batch_outcome, count_replay_conditions, event_type_label
+from lab.monitoring.metrics import batch_outcome, count_replay_conditions, event_type_label, timed_training_task
 
 
 def sample(name: str, **labels: str) -> float:
@@ -40,3 +41,14 @@ def test_replay_conditions_are_counted_by_viewport_and_state() -> None:
         == skipped + 1
     )
     assert sample("codesight_replay_verdicts_total", **labels, outcome="wrong") == wrong + 1
+
+
+def test_a_training_task_attempt_is_timed_done_or_failed() -> None:
+    done = sample("codesight_training_task_seconds_count", task="follow", outcome="done")
+    failed = sample("codesight_training_task_seconds_count", task="follow", outcome="failed")
+    with timed_training_task("follow"):
+        pass
+    with pytest.raises(RuntimeError), timed_training_task("follow"):
+        raise RuntimeError("the provider said no")
+    assert sample("codesight_training_task_seconds_count", task="follow", outcome="done") == done + 1
+    assert sample("codesight_training_task_seconds_count", task="follow", outcome="failed") == failed + 1
