@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         return self.blob_dir or self.home / "blobs"
 
 
+def child_process_env(**overrides: str) -> dict[str, str]:
+    """The environment a child process (Postgres's tools) inherits, with `overrides` on top: read here,
+    the one module that touches the environment."""
+    return {**os.environ, **overrides}
+
+
 def point_tiktoken_at(cache_dir: Path) -> None:
     """Make tiktoken load encodings from `cache_dir`: it reads only TIKTOKEN_CACHE_DIR, and this is the one
     module that touches the environment."""

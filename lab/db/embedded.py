@@ -21,7 +21,7 @@ import psycopg
 import structlog
 from psycopg import sql
 
-from lab.config import Settings
+from lab.config import Settings, child_process_env
 
 log = structlog.get_logger(__name__)
 
@@ -289,7 +289,7 @@ class EmbeddedPostgres:
     def _run(self, args: list[str], *, what: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         owner = _server_owner()
         user_kwargs: dict[str, Any] = {}
-        env = dict(os.environ, LC_ALL="C")
+        env = child_process_env(LC_ALL="C")
         if owner is not None:
             user_kwargs = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
             env["HOME"] = owner.pw_dir
