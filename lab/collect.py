@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import structlog
 from playwright.async_api import BrowserContext, Frame, Locator, Page, Worker, async_playwright
 
+from lab.browser import CHROMIUM_ARGS as REPLAY_CHROMIUM_ARGS
 from lab.sites import JourneyStep, Site, load_site, page_url, serve_site
 
 log = structlog.get_logger(__name__)
@@ -27,15 +28,8 @@ STEP_PAUSE_MS = 700
 TARGET_TIMEOUT_MS = 10_000
 STOP_TIMEOUT_MS = 60_000
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
+# The replay browser's flags, and /tmp instead of a small /dev/shm for long extension sessions.
+CHROMIUM_ARGS = [*REPLAY_CHROMIUM_ARGS, "--disable-dev-shm-usage"]
 
 
 class CollectError(RuntimeError):
