@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 from playwright.async_api import Page, expect
 
 from lab.sites import load_site, page_url, serve_site
 from tests.conftest import LiveServer
-from tests.e2e.extension_session import SHOP, Extension, chromium_with_extension, of_type, stored_events
+from tests.e2e.extension_session import SHOP, Extension, of_type, stored_events
 
 FAKE_MEDIA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 RECORD_S = 4
@@ -27,17 +25,7 @@ EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 MIN_AUDIO_BYTES_PER_S = 1_000
 
 
-@pytest.fixture(scope="module")
-async def extension() -> AsyncIterator[Extension]:
-    async with chromium_with_extension(FAKE_MEDIA) as ext:
-        yield ext
-
-
-@pytest.fixture(autouse=True)
-async def no_session_left_open(extension: Extension) -> AsyncIterator[None]:
-    """A failed test must not leave its session recording into the next one's."""
-    yield
-    await extension.discard_open_session()
+EXTENSION_OPTIONS = {"extra_args": FAKE_MEDIA}
 
 
 async def offscreen_documents(extension: Extension) -> list[object]:

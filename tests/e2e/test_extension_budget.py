@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlmodel import col, func, select
@@ -17,25 +16,12 @@ from lab.collect import walk_journey
 from lab.db.models import Screenshot
 from lab.sites import load_site, serve_site
 from tests.conftest import LiveServer
-from tests.e2e.extension_session import SHOP, Extension, chromium_with_extension, of_type, stored_events
+from tests.e2e.extension_session import SHOP, Extension, of_type, stored_events
 
 MINUTES = float(os.environ.get("CODESIGHT_BUDGET_MINUTES", "1"))
 # Stored bytes per minute a session may cost at the collect driver's pace (an action every ~1 s,
 # far busier than a person). rrweb, for comparison, records ~2.7 MB per minute before packing.
 MAX_BYTES_PER_MINUTE = 3_000_000
-
-
-@pytest.fixture(scope="module")
-async def extension() -> AsyncIterator[Extension]:
-    async with chromium_with_extension() as ext:
-        yield ext
-
-
-@pytest.fixture(autouse=True)
-async def no_session_left_open(extension: Extension) -> AsyncIterator[None]:
-    """A failed test must not leave its session recording into the next one's."""
-    yield
-    await extension.discard_open_session()
 
 
 @pytest.mark.timeout(int(MINUTES * 60) + 240)

@@ -5,7 +5,6 @@ stored and shown on the session's timeline."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,6 @@ from tests.conftest import LiveServer
 from tests.e2e.extension_session import (
     SHOP,
     Extension,
-    chromium_with_extension,
     of_type,
     stored_events,
     stored_screenshots,
@@ -62,19 +60,6 @@ button,a{font-size:18px;margin:8px}</style></head>
     document.getElementById("out").textContent = "Results";
   });
 </script></body></html>"""
-
-
-@pytest.fixture(scope="module")
-async def extension() -> AsyncIterator[Extension]:
-    async with chromium_with_extension() as ext:
-        yield ext
-
-
-@pytest.fixture(autouse=True)
-async def no_session_left_open(extension: Extension) -> AsyncIterator[None]:
-    """A failed test must not leave its session recording into the next one's."""
-    yield
-    await extension.discard_open_session()
 
 
 def hamming(a: str, b: str) -> int:

@@ -7,33 +7,18 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 from playwright.async_api import Page, expect
 
 from lab.db.models import Session
 from lab.sites import load_site, page_url, serve_site
 from tests.conftest import LiveServer
-from tests.e2e.extension_session import SHOP, Extension, chromium_with_extension, of_type, stored_events
+from tests.e2e.extension_session import SHOP, Extension, of_type, stored_events
 
 # extension/badge.js
 BADGE_RECORDING = "REC"
 BADGE_PAUSED = "❚❚"
 ACT_PAUSE_MS = 1200
-
-
-@pytest.fixture(scope="module")
-async def extension() -> AsyncIterator[Extension]:
-    async with chromium_with_extension() as ext:
-        yield ext
-
-
-@pytest.fixture(autouse=True)
-async def no_session_left_open(extension: Extension) -> AsyncIterator[None]:
-    """A failed test must not leave its session recording into the next one's."""
-    yield
-    await extension.discard_open_session()
 
 
 async def badge_becomes(extension: Extension, text: str, timeout_s: float = 10) -> None:

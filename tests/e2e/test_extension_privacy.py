@@ -10,13 +10,12 @@ import gzip
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
 from PIL import Image
 from psycopg import sql
 from sqlmodel import col, select
@@ -28,7 +27,7 @@ from lab.sites import load_site, serve_site
 from lab.storage.archive import open_archive
 from lab.storage.keys import load_or_create_archive_key
 from tests.conftest import LiveServer
-from tests.e2e.extension_session import SHOP, Extension, chromium_with_extension, of_type, stored_events
+from tests.e2e.extension_session import SHOP, Extension, of_type, stored_events
 
 NAME = "Zelphine Quorrister"
 EMAIL = "zelphine.quorrister@example.org"
@@ -53,19 +52,6 @@ NEEDLES = (
 # extension/screenshot.js: MASK_FILL
 MASK_FILL = (0xD1, 0xD5, 0xDB)
 DONE_TIMEOUT_S = 240
-
-
-@pytest.fixture(scope="module")
-async def extension() -> AsyncIterator[Extension]:
-    async with chromium_with_extension() as ext:
-        yield ext
-
-
-@pytest.fixture(autouse=True)
-async def no_session_left_open(extension: Extension) -> AsyncIterator[None]:
-    """A failed test must not leave its session recording into the next one's."""
-    yield
-    await extension.discard_open_session()
 
 
 def found_in(text: str) -> list[str]:

@@ -23,7 +23,6 @@ from tests.e2e.extension_session import (
     SHOP,
     Extension,
     assert_exactly_once,
-    chromium_with_extension,
     of_type,
     stored_events,
     stored_screenshots,
@@ -77,19 +76,6 @@ async def restartable_server(database: Database, pipeline_app: App, tmp_path: Pa
     finally:
         if server.task is not None:
             await server.stop()
-
-
-@pytest.fixture(scope="module")
-async def extension() -> AsyncIterator[Extension]:
-    async with chromium_with_extension() as ext:
-        yield ext
-
-
-@pytest.fixture(autouse=True)
-async def no_session_left_open(extension: Extension) -> AsyncIterator[None]:
-    """A failed test must not leave its session recording into the next one's."""
-    yield
-    await extension.discard_open_session()
 
 
 async def shop_steps(page: Page, base: str, steps: list[str]) -> int:

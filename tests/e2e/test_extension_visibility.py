@@ -7,30 +7,17 @@ Runs in a Chromium without Playwright's focus emulation, which would keep every 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
 from lab.sites import load_site, page_url, serve_site
 from tests.conftest import LiveServer
-from tests.e2e.extension_session import SHOP, Extension, chromium_with_extension, of_type, stored_events
+from tests.e2e.extension_session import SHOP, Extension, of_type, stored_events
 
 # extension/content.js: VISIBILITY_SETTLE_MS is 250; a loaded machine gets more room.
 SWITCH_PAUSE_MS = 1500
 
 
-@pytest.fixture(scope="module")
-async def extension() -> AsyncIterator[Extension]:
-    async with chromium_with_extension(real_visibility=True) as ext:
-        yield ext
-
-
-@pytest.fixture(autouse=True)
-async def no_session_left_open(extension: Extension) -> AsyncIterator[None]:
-    """A failed test must not leave its session recording into the next one's."""
-    yield
-    await extension.discard_open_session()
+EXTENSION_OPTIONS = {"real_visibility": True}
 
 
 async def test_switching_tabs_records_hidden_then_visible_on_the_page_left_behind(
