@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from procrastinate import App
 from psycopg import sql
 
@@ -196,3 +197,14 @@ async def pipeline_worker(live_server: LiveServer) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await worker
         await close_browser()  # the worker's shared replay browser, as run_workers closes it
+
+
+@pytest.fixture
+def archive_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[bytes]:
+    """Settings with a known archive key and a throwaway home, for the pipeline steps that read settings."""
+    key = Fernet.generate_key()
+    monkeypatch.setenv("CODESIGHT_ARCHIVE_KEY", key.decode())
+    monkeypatch.setenv("CODESIGHT_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield key
+    get_settings.cache_clear()

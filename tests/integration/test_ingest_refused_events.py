@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 import websockets
-from cryptography.fernet import Fernet
 from sqlmodel import col, select
 
-from lab.config import get_settings
 from lab.db.models import Event, Page, Screenshot, Session
 from lab.pipeline import run_step
 from lab.storage.archive import open_archive
@@ -50,17 +47,6 @@ def refusing_database(db_url: str) -> str:
         for statement in REFUSING_CONSTRAINTS:
             conn.execute(statement)
     return db_url
-
-
-@pytest.fixture
-def archive_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[bytes]:
-    """A known archive key and a throwaway home, for the pipeline's archive step."""
-    key = Fernet.generate_key()
-    monkeypatch.setenv("CODESIGHT_ARCHIVE_KEY", key.decode())
-    monkeypatch.setenv("CODESIGHT_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield key
-    get_settings.cache_clear()
 
 
 def refused_click(seq: int) -> dict[str, Any]:

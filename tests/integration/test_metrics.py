@@ -10,18 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 import websockets
-from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
 from lab.capture.media import decode_webp
-from lab.config import get_settings
 from lab.pipeline import run_step
 from lab.storage.blobs import LocalBlobStore
 from tests.conftest import LiveServer
@@ -61,17 +57,6 @@ def moved(before: Scrape, after: Scrape, prefix: str) -> dict[str, float]:
         if delta:
             changes[name + "{" + ",".join(f"{k}={v}" for k, v in sorted(labels)) + "}"] = delta
     return changes
-
-
-@pytest.fixture
-def archive_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[bytes]:
-    """A known archive key and a throwaway home, for the archive step."""
-    key = Fernet.generate_key()
-    monkeypatch.setenv("CODESIGHT_ARCHIVE_KEY", key.decode())
-    monkeypatch.setenv("CODESIGHT_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield key
-    get_settings.cache_clear()
 
 
 async def post(client: httpx.AsyncClient, server: LiveServer, sid: str, body: object) -> httpx.Response:

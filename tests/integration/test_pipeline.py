@@ -10,21 +10,19 @@ import base64
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from cryptography.fernet import Fernet
 from PIL import Image, ImageDraw
 from procrastinate import App
 from sqlmodel import col, select, update
 
 from lab.capture import ingest
 from lab.capture.wire import SessionOpen, parse_batch
-from lab.config import get_settings
 from lab.db import Database
 from lab.db.models import PipelineStep, SelectorCandidate, Session, TrainingExample
 from lab.pipeline import STEPS, init_steps, record_step, run_step, session_status_summary
@@ -125,17 +123,6 @@ def wire_events() -> list[dict[str, Any]]:
 @pytest.fixture
 def blobs(tmp_path: Path) -> LocalBlobStore:
     return LocalBlobStore(tmp_path / "blobs")
-
-
-@pytest.fixture
-def archive_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[bytes]:
-    """Settings with a known archive key and a throwaway home, for the steps that read settings."""
-    key = Fernet.generate_key()
-    monkeypatch.setenv("CODESIGHT_ARCHIVE_KEY", key.decode())
-    monkeypatch.setenv("CODESIGHT_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield key
-    get_settings.cache_clear()
 
 
 async def recorded_session(database: Database, blobs: LocalBlobStore) -> uuid.UUID:
