@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,23 @@ class Extension:
     async def status(self) -> dict[str, Any]:
         status: dict[str, Any] = await self.call("codesight.status()")
         return status
+
+    async def badge(self) -> str:
+        return str(await self.call("chrome.action.getBadgeText({})"))
+
+    async def badge_becomes(self, expected: str | Callable[[str, dict[str, Any]], bool], timeout_s: float = 10) -> str:
+        """Wait until the toolbar badge shows `expected` (text, or a test of badge and status read
+        together: the badge is set a moment after the status changes). Returns the badge."""
+        accept = expected if callable(expected) else (lambda shown, _status: shown == expected)
+        deadline = time.monotonic() + timeout_s
+        shown, status = "", {}
+        while time.monotonic() < deadline:
+            status = await self.status()
+            shown = await self.badge()
+            if accept(shown, status):
+                return shown
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the badge shows {shown!r} (status {status}), expected {expected!r}")
 
     async def discard_open_session(self) -> None:
         if (await self.status())["sessionId"]:

@@ -4,7 +4,6 @@ recorded while paused, stop ends the session on the server, and the popup says w
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -19,18 +18,6 @@ from tests.e2e.extension_session import SHOP, Extension, of_type, stored_events
 BADGE_RECORDING = "REC"
 BADGE_PAUSED = "❚❚"
 ACT_PAUSE_MS = 1200
-
-
-async def badge_becomes(extension: Extension, text: str, timeout_s: float = 10) -> None:
-    """Wait until the toolbar badge (chrome.action) shows `text`."""
-    deadline = time.monotonic() + timeout_s
-    shown = None
-    while time.monotonic() < deadline:
-        shown = await extension.call("chrome.action.getBadgeText({})")
-        if shown == text:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the badge shows {shown!r}, expected {text!r}")
 
 
 async def open_popup(extension: Extension) -> Page:
@@ -64,7 +51,7 @@ async def test_popup_starts_pauses_resumes_and_stops_a_session_and_the_badge_fol
         await popup.locator("#site-version").fill("v1")
         await popup.locator("#start").click()
         await expect(popup.locator("#state")).to_have_text("recording")
-        await badge_becomes(extension, BADGE_RECORDING)
+        await extension.badge_becomes(BADGE_RECORDING)
         session_id = (await extension.status())["sessionId"]
         await expect(popup.locator("#session")).to_have_text(session_id)
 
@@ -74,7 +61,7 @@ async def test_popup_starts_pauses_resumes_and_stops_a_session_and_the_badge_fol
         await popup.locator("#pause").click()
         await expect(popup.locator("#state")).to_have_text("paused")
         await expect(popup.locator("#pause")).to_have_text("Resume")
-        await badge_becomes(extension, BADGE_PAUSED)
+        await extension.badge_becomes(BADGE_PAUSED)
         paused_at_ms = time.time() * 1000
         await act(shop, "quick-add-2")
         await act(shop, "product-link-4")
@@ -83,7 +70,7 @@ async def test_popup_starts_pauses_resumes_and_stops_a_session_and_the_badge_fol
         await popup.bring_to_front()
         await popup.locator("#pause").click()
         await expect(popup.locator("#state")).to_have_text("recording")
-        await badge_becomes(extension, BADGE_RECORDING)
+        await extension.badge_becomes(BADGE_RECORDING)
         await act(shop, "add-to-cart")
 
         await popup.bring_to_front()
@@ -96,7 +83,7 @@ async def test_popup_starts_pauses_resumes_and_stops_a_session_and_the_badge_fol
         )
         await popup.locator("#stop").click()
         await expect(popup.locator("#state")).to_have_text("idle", timeout=30_000)
-        await badge_becomes(extension, "")
+        await extension.badge_becomes("")
         await expect(popup.locator("#captured")).to_have_text("\u2013")  # nothing while idle
         await expect(popup.locator("#last-session")).to_contain_text("events: 2 clicks")
         last_session = await popup.locator("#last-session").text_content()
