@@ -23,7 +23,7 @@ PIPELINE_QUEUE = "pipeline"
 TRAINING_QUEUE = "training"
 QUEUES = (PIPELINE_QUEUE, TRAINING_QUEUE)
 TRAINING_CONCURRENCY = 1
-TASK_MODULES = ["workers.tasks", "workers.training_tasks"]
+TASK_MODULES = ["workers.tasks", "workers.training_tasks", "workers.maintenance"]
 
 # Unconnected until `create_app`/`open_app`; tasks use `@app.task(queue=PIPELINE_QUEUE, ...)`.
 app = App(connector=PsycopgConnector(), import_paths=TASK_MODULES)

@@ -63,6 +63,14 @@ PIPELINE_STEP_RETRIES = Counter(
 PIPELINE_SESSIONS = Counter(
     "codesight_pipeline_sessions", "Sessions whose pipeline finished, by final status (done, failed)", ["status"]
 )
+STALLED_JOBS_RETRIED = Counter(
+    "codesight_stalled_jobs_retried",
+    "Jobs queued again because their worker stopped sending heartbeats (it died mid-job), by task",
+    ["task"],
+)
+PIPELINE_RESUMES = Counter(
+    "codesight_pipeline_resumes", "Stopped pipelines run again from their first unfinished step, by step", ["step"]
+)
 # Fine-tuning runs' tasks on the `training` queue: start (upload, create the job), follow (one look at
 # the job), evaluate (score and maybe deploy). A follow is short; evaluate runs the model on every example.
 TRAINING_TASKS = ("start", "follow", "evaluate")

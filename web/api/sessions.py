@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -25,7 +26,7 @@ from lab.monitoring import metrics
 from lab.quality.review import record_review
 from web.auth import participant_guard, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
-from workers.tasks import start_pipeline
+from workers.tasks import ResumeRefusedError, pipeline_busy, resume_pipeline, start_pipeline
 
 log = structlog.get_logger(__name__)
 
@@ -150,7 +151,22 @@ class SessionController(Controller):
             started = await ingest.complete_session(s, fresh)
         if started:
             await start_pipeline(services.queue, services.db, session_id)
+        elif fresh.status == "processing" and not await pipeline_busy(services.queue, session_id):
+            # A retried complete whose first try ended the session but never queued its pipeline.
+            with contextlib.suppress(ResumeRefusedError):
+                await resume_pipeline(services.queue, services.db, session_id)
         return {"id": str(session_id), "status": "processing" if started else fresh.status}
+
+    @post("/{session_id:uuid}/pipeline/resume", guards=[reviewer_guard], status_code=HTTP_202_ACCEPTED)
+    async def resume(self, session_id: FromPath[uuid.UUID], services: ServicesDep) -> dict[str, Any]:
+        """Run a stopped pipeline again from its first unfinished step (after a step failed on every attempt)."""
+        try:
+            step = await resume_pipeline(services.queue, services.db, session_id)
+        except LookupError as exc:
+            raise NotFoundException(str(exc)) from exc
+        except ResumeRefusedError as exc:
+            raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+        return {"id": str(session_id), "status": "processing", "step": step}
 
     @get("/", guards=[reader_guard])
     async def list_sessions(self, services: ServicesDep, limit: FromQuery[int] = 50) -> list[dict[str, Any]]:

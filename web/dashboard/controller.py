@@ -15,10 +15,25 @@ from lab.capture import views
 from lab.db.models import Event, Screenshot, Session, User
 from lab.quality.review import record_review
 from web.auth import TOKEN_COOKIE, reader_guard, reviewer_guard
-from web.services import ServicesDep
+from web.services import Services, ServicesDep
+from workers.tasks import ResumeRefusedError, resume_pipeline
 
 # What a stored event file is served as: snapshots as gzip (open in a browser after gunzip), audio to play.
 BLOB_MEDIA_TYPES = {"snapshot": "application/gzip", "audio": "audio/webm"}
+
+
+async def status_card(
+    services: Services, session_id: uuid.UUID, user: User, error: str | None = None, status_code: int = 200
+) -> Template:
+    """The session page's live status card (steps, errors, the Run again button)."""
+    async with services.db.session() as s:
+        session = await s.get(Session, session_id)
+        if session is None:
+            raise NotFoundException(f"session {session_id} does not exist")
+        row = await views.session_row(s, session)
+        steps = await views.step_details(s, session_id)
+    context = {"row": row, "steps": steps, "session": session, "user": user, "error": error}
+    return Template("partials/session_status.html", context=context, status_code=status_code)
 
 
 class DashboardController(Controller):
@@ -71,14 +86,23 @@ class DashboardController(Controller):
         )
 
     @get("/sessions/{session_id:uuid}/status")
-    async def session_status(self, session_id: FromPath[uuid.UUID], services: ServicesDep) -> Template:
-        async with services.db.session() as s:
-            session = await s.get(Session, session_id)
-            if session is None:
-                raise NotFoundException(f"session {session_id} does not exist")
-            row = await views.session_row(s, session)
-            steps = await views.step_details(s, session_id)
-        return Template("partials/session_status.html", context={"row": row, "steps": steps, "session": session})
+    async def session_status(
+        self, request: Request[User, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
+    ) -> Template:
+        return await status_card(services, session_id, request.user)
+
+    @post("/sessions/{session_id:uuid}/pipeline/resume", guards=[reviewer_guard])
+    async def resume_pipeline(
+        self, request: Request[User, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
+    ) -> Template:
+        """The status card's "Run again" button: the pipeline resumes at its first unfinished step."""
+        try:
+            await resume_pipeline(services.queue, services.db, session_id)
+        except LookupError as exc:
+            raise NotFoundException(str(exc)) from exc
+        except ResumeRefusedError as exc:
+            return await status_card(services, session_id, request.user, error=str(exc), status_code=409)
+        return await status_card(services, session_id, request.user)
 
     @post("/sessions/{session_id:uuid}/review", guards=[reviewer_guard])
     async def review(

@@ -1,0 +1,45 @@
+"""Housekeeping the workers do by themselves: jobs of a worker that died are queued again.
+
+A worker killed mid-job (OOM, SIGKILL, a machine reboot) leaves its job 'doing' for ever, and the
+session's pipeline or the fine-tuning run waits on it. Procrastinate's workers send a heartbeat
+every few seconds; once a minute, any worker's periodic deferrer queues `retry_stalled_jobs`, which
+puts the jobs of workers silent for STALLED_AFTER_SECONDS back to 'todo' (the way procrastinate's
+documentation recommends). Every pipeline step and training task is safe to run again.
+"""
+
+from __future__ import annotations
+
+import structlog
+from procrastinate import App, JobContext
+
+from lab.monitoring import metrics
+from workers.app import PIPELINE_QUEUE, app
+
+log = structlog.get_logger(__name__)
+
+RETRY_STALLED_TASK = "maintenance.retry_stalled_jobs"
+# Procrastinate's workers beat every 10 s; three missed beats mean the worker is gone.
+STALLED_AFTER_SECONDS = 30
+
+
+@app.periodic(cron="* * * * *", periodic_id="retry-stalled-jobs")
+@app.task(name=RETRY_STALLED_TASK, queue=PIPELINE_QUEUE, queueing_lock=RETRY_STALLED_TASK, pass_context=True)
+async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
+    """Queue again every job whose worker stopped beating; returns how many."""
+    return await requeue_stalled(context.app, STALLED_AFTER_SECONDS)
+
+
+async def requeue_stalled(queue: App, seconds_since_heartbeat: float) -> int:
+    """Put the 'doing' jobs of workers silent for `seconds_since_heartbeat` back to 'todo'."""
+    stalled = list(await queue.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat))
+    for job in stalled:
+        log.warning(
+            "jobs.stalled_retried",
+            job_id=job.id,
+            task=job.task_name,
+            task_kwargs=job.task_kwargs,
+            worker_id=job.worker_id,
+        )
+        await queue.job_manager.retry_job(job)
+        metrics.STALLED_JOBS_RETRIED.labels(task=job.task_name).inc()
+    return len(stalled)
