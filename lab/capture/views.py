@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -9,10 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import tuple_
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lab.db.models import (
+    REVIEW_STATUSES,
+    SESSION_MODES,
+    SESSION_STATUSES,
     Event,
     PipelineStep,
     ReplayResult,
@@ -104,8 +109,82 @@ def _row(session: Session, steps: dict[str, str], event_count: int = 0) -> Sessi
     )
 
 
-async def list_sessions(s: AsyncSession, limit: int = 50) -> list[SessionRow]:
-    sessions = list((await s.exec(select(Session).order_by(col(Session.started_at).desc()).limit(limit))).all())
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Which sessions a list shows; None means any. `check` names the first field that is wrong."""
+
+    site: str | None = None
+    mode: str | None = None
+    status: str | None = None
+    review: str | None = None
+
+    def check(self) -> None:
+        for name, value, allowed in (
+            ("mode", self.mode, SESSION_MODES),
+            ("status", self.status, SESSION_STATUSES),
+            ("review", self.review, REVIEW_STATUSES),
+        ):
+            if value is not None and value not in allowed:
+                raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+
+    def where(self) -> list[Any]:
+        columns = {"site": Session.site, "mode": Session.mode, "status": Session.status}
+        columns["review"] = Session.review_status
+        return [col(column) == value for name, column in columns.items() if (value := getattr(self, name)) is not None]
+
+    def query(self) -> dict[str, str]:
+        """The filter as URL query parameters (the ones set)."""
+        return {name: value for name in ("site", "mode", "status", "review") if (value := getattr(self, name))}
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    rows: list[SessionRow]
+    # Pass as `before` for the next (older) page; None on the last page.
+    next_before: uuid.UUID | None
+
+
+async def list_sessions(
+    s: AsyncSession, limit: int = 50, filters: SessionFilter | None = None, before: uuid.UUID | None = None
+) -> SessionPage:
+    """The newest sessions matching `filters`, `limit` at a time; `before` (a session id) continues a
+    list after that session (keyset pagination over (started_at, id): stable while sessions arrive)."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit: must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
+    filters = filters or SessionFilter()
+    filters.check()
+    statement = select(Session).where(*filters.where())
+    if before is not None:
+        anchor = await s.get(Session, before)
+        if anchor is None:
+            raise LookupError(f"before: session {before} does not exist")
+        statement = statement.where(
+            tuple_(col(Session.started_at), col(Session.id)) < tuple_(anchor.started_at, anchor.id)
+        )
+    statement = statement.order_by(col(Session.started_at).desc(), col(Session.id).desc()).limit(limit + 1)
+    found = list((await s.exec(statement)).all())
+    sessions, more = found[:limit], len(found) > limit
+    return SessionPage(await _rows(s, sessions), sessions[-1].id if more else None)
+
+
+async def review_counts(s: AsyncSession, filters: SessionFilter | None = None) -> dict[str, int]:
+    """How many sessions (matching `filters`, whatever their review status) are in each review status."""
+    base = dataclasses.replace(filters or SessionFilter(), review=None)
+    statement = select(Session.review_status, func.count()).where(*base.where()).group_by(col(Session.review_status))
+    counts = {status: 0 for status in REVIEW_STATUSES}
+    counts.update({status: n for status, n in (await s.exec(statement)).all()})
+    return counts
+
+
+async def session_sites(s: AsyncSession) -> list[str]:
+    """Every site that has a session, for filter menus."""
+    return list((await s.exec(select(Session.site).distinct().order_by(col(Session.site)))).all())
+
+
+async def _rows(s: AsyncSession, sessions: list[Session]) -> list[SessionRow]:
     ids = [x.id for x in sessions]
     steps: dict[uuid.UUID, dict[str, str]] = {i: {} for i in ids}
     counts: dict[uuid.UUID, int] = {}

@@ -53,6 +53,7 @@ class Session(SQLModel, table=True):
     __table_args__ = (
         Index("ix_sessions_site_started", "site", "started_at"),
         Index("ix_sessions_status", "status"),
+        Index("ix_sessions_started_id", "started_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

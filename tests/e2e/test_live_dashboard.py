@@ -45,11 +45,11 @@ async def signed_in_page(browser: Browser, server: LiveServer) -> Page:
     return page
 
 
-async def open_session(server: LiveServer) -> uuid.UUID:
+async def open_session(server: LiveServer, mode: str = "automated") -> uuid.UUID:
     async with httpx.AsyncClient() as client:
         r = await client.post(
             f"{server.url}/api/v1/sessions",
-            json={"v": 1, "mode": "automated", "site": "shop", "site_version": "v1"},
+            json={"v": 1, "mode": mode, "site": "shop", "site_version": "v1"},
             headers={"Authorization": f"Bearer {server.participant_token}"},
         )
     assert r.status_code == 201, r.text

@@ -6,6 +6,7 @@ import contextlib
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from litestar import Controller, Request, Response, get, post
@@ -169,9 +170,29 @@ class SessionController(Controller):
         return {"id": str(session_id), "status": "processing", "step": step}
 
     @get("/", guards=[reader_guard])
-    async def list_sessions(self, services: ServicesDep, limit: FromQuery[int] = 50) -> list[dict[str, Any]]:
-        async with services.db.session() as s:
-            return [row.as_json() for row in await views.list_sessions(s, limit=min(limit, 500))]
+    async def list_sessions(
+        self,
+        request: Request[User, Any, Any],
+        services: ServicesDep,
+        limit: FromQuery[int] = 50,
+        before: FromQuery[uuid.UUID | None] = None,
+        site: FromQuery[str | None] = None,
+        mode: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        review: FromQuery[str | None] = None,
+    ) -> Response[list[dict[str, Any]]]:
+        """Newest first, filtered; a `Link: <…?before=ID>; rel="next"` header when older sessions remain."""
+        filters = views.SessionFilter(site=site, mode=mode, status=status, review=review)
+        try:
+            async with services.db.session() as s:
+                page = await views.list_sessions(s, limit=limit, filters=filters, before=before)
+        except (ValueError, LookupError) as exc:
+            raise ClientException(str(exc)) from exc
+        headers = {}
+        if page.next_before is not None:
+            query = urlencode({**filters.query(), "limit": limit, "before": page.next_before})
+            headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        return Response([row.as_json() for row in page.rows], headers=headers)
 
     @get("/{session_id:uuid}", guards=[reader_guard])
     async def get_session(self, session_id: FromPath[uuid.UUID], services: ServicesDep) -> dict[str, Any]:

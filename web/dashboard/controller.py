@@ -6,18 +6,19 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from lab.accounts import find_by_token
 from lab.capture import views
-from lab.db.models import Event, Screenshot, Session, User
+from lab.db.models import REVIEW_STATUSES, SESSION_MODES, SESSION_STATUSES, Event, Screenshot, Session, User
 from lab.quality.review import record_review
 from web.auth import TOKEN_COOKIE, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
 from workers.tasks import ResumeRefusedError, resume_pipeline
 
+SESSIONS_PER_PAGE = 50
 # What a stored event file is served as: snapshots as gzip (open in a browser after gunzip), audio to play.
 BLOB_MEDIA_TYPES = {"snapshot": "application/gzip", "audio": "audio/webm"}
 
@@ -36,6 +37,35 @@ async def status_card(
     return Template("partials/session_status.html", context=context, status_code=status_code)
 
 
+async def session_list(
+    services: Services,
+    site: str | None,
+    mode: str | None,
+    status: str | None,
+    review: str | None,
+    before: str | None,
+) -> dict[str, Any]:
+    """The session list's template context; an empty form field means "any"."""
+    filters = views.SessionFilter(site=site or None, mode=mode or None, status=status or None, review=review or None)
+    try:
+        anchor = uuid.UUID(before) if before else None
+    except ValueError as exc:
+        raise ClientException(f"before: {before!r} is not a session id") from exc
+    try:
+        async with services.db.session() as s:
+            page = await views.list_sessions(s, limit=SESSIONS_PER_PAGE, filters=filters, before=anchor)
+            counts = await views.review_counts(s, filters)
+    except (ValueError, LookupError) as exc:  # they name the field
+        raise ClientException(str(exc)) from exc
+    return {
+        "rows": page.rows,
+        "next_before": page.next_before,
+        "before": anchor,
+        "filters": filters,
+        "counts": counts,
+    }
+
+
 class DashboardController(Controller):
     guards = [reader_guard]
     include_in_schema = False
@@ -45,16 +75,40 @@ class DashboardController(Controller):
         return Redirect("/sessions")
 
     @get("/sessions")
-    async def sessions(self, request: Request[User, Any, Any], services: ServicesDep) -> Template:
+    async def sessions(
+        self,
+        request: Request[User, Any, Any],
+        services: ServicesDep,
+        site: FromQuery[str | None] = None,
+        mode: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        review: FromQuery[str | None] = None,
+        before: FromQuery[str | None] = None,
+    ) -> Template:
+        context = await session_list(services, site, mode, status, review, before)
         async with services.db.session() as s:
-            rows = await views.list_sessions(s)
-        return Template("sessions.html", context={"rows": rows, "user": request.user})
+            context["sites"] = await views.session_sites(s)
+        context |= {
+            "user": request.user,
+            "modes": SESSION_MODES,
+            "statuses": SESSION_STATUSES,
+            "reviews": REVIEW_STATUSES,
+        }
+        return Template("sessions.html", context=context)
 
     @get("/sessions/rows")
-    async def session_rows(self, services: ServicesDep) -> Template:
-        async with services.db.session() as s:
-            rows = await views.list_sessions(s)
-        return Template("partials/session_rows.html", context={"rows": rows})
+    async def session_rows(
+        self,
+        services: ServicesDep,
+        site: FromQuery[str | None] = None,
+        mode: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        review: FromQuery[str | None] = None,
+        before: FromQuery[str | None] = None,
+    ) -> Template:
+        """The session list alone (counts, table, pager), for the live refresh."""
+        context = await session_list(services, site, mode, status, review, before)
+        return Template("partials/session_list.html", context=context)
 
     @get("/sessions/{session_id:uuid}")
     async def session(
