@@ -316,3 +316,21 @@ async def test_training_run_changes_reach_its_run_stream_only(
     lifecycle = ["pending", "uploading", "validating_files", "queued", "running", "evaluating", "succeeded"]
     assert statuses == [status for status in lifecycle if status in statuses], statuses
     assert statuses[:3] == ["pending", "uploading", "validating_files"] and statuses[-2:] == ["evaluating", "succeeded"]
+
+
+async def test_a_site_pages_stream_carries_only_that_sites_training(live_server: LiveServer, db_url: str) -> None:
+    """`/live/training?site=shop` (a site's training page): another site's runs and deployments never make it
+    re-fetch; the unfiltered stream (run lists) gets both."""
+    grocer = {"type": "training.deployment", "run_id": str(uuid.uuid4()), "site": "grocer", "active": True}
+    shop = {"type": "training.run", "run_id": str(uuid.uuid4()), "site": "shop", "status": "running"}
+    async with (
+        client_for_streams() as client,
+        sse_stream(client, live_server, "/live/training?site=shop") as shop_page,
+        sse_stream(client, live_server, "/live/training") as every_site,
+    ):
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            for payload in (grocer, shop):
+                await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, json.dumps(payload)))
+        assert [(await every_site.next()).data["site"] for _ in range(2)] == ["grocer", "shop"]
+        first = await shop_page.next()
+    assert (first.event, first.data) == ("training-status", shop)

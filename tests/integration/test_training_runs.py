@@ -419,7 +419,9 @@ async def test_trainer_pages_start_a_run_and_show_it_live(trainer: LiveServer, c
     assert started.status_code == 303
     run_url = started.headers["location"]
     live = await client.get(run_url + "/status")
-    assert live.status_code == 200 and 'hx-trigger="sse:training-status, sse:training-events, every 30s"' in live.text
+    assert live.status_code == 200 and live.text.count('class="run-card"') == 1 and "hx-trigger" not in live.text
+    running_page = await client.get(run_url)  # the element that re-fetches the card stays on the page
+    assert 'hx-trigger="sse:training-status, sse:training-events, every 30s"' in running_page.text
     run_id = run_url.rsplit("/", 1)[-1]
     done = await wait_for_run(client, run_id)
     assert done["hyperparameters"]["n_epochs"] == 2 and done["status"] == "succeeded"
@@ -429,7 +431,8 @@ async def test_trainer_pages_start_a_run_and_show_it_live(trainer: LiveServer, c
     assert 'id="metrics"' in site_again.text and "<polyline" not in site_again.text  # one point: no line yet
     # What the pages re-fetch on live training events.
     site_live = await client.get("/training/sites/shop/live")
-    assert site_live.status_code == 200 and site_live.text.lstrip().startswith('<div id="site-live"')
+    assert site_live.status_code == 200 and 'id="site-live"' not in site_live.text  # swapped into it
+    assert 'id="site-live" hx-get="/training/sites/shop/live"' in site_again.text
     assert 'id="metrics"' in site_live.text and 'id="plan"' not in site_live.text and run_id[:8] in site_live.text
     rows = await client.get("/training/runs/rows", params={"site": "shop"})
     assert rows.status_code == 200 and f'href="/training/runs/{run_id}"' in rows.text and "<table" not in rows.text

@@ -46,16 +46,21 @@ _WAKE = LiveEvent(name="", subject_id=None, data={})
 @dataclass(eq=False)
 class Subscription:
     """One client's view of the hub: the events of one topic about one subject (a session, a run),
-    or about all of them when `subject_id` is None."""
+    or about all of them when `subject_id` is None; with `site`, only events naming that site."""
 
     subject_id: uuid.UUID | None
     topic: str = SESSIONS
+    site: str | None = None
     queue: asyncio.Queue[LiveEvent] = field(default_factory=lambda: asyncio.Queue(SUBSCRIPTION_QUEUE_SIZE))
     dropped: int = 0
     closed: bool = False
 
     def wants(self, event: LiveEvent) -> bool:
-        return event.topic == self.topic and (self.subject_id is None or event.subject_id == self.subject_id)
+        return (
+            event.topic == self.topic
+            and (self.subject_id is None or event.subject_id == self.subject_id)
+            and (self.site is None or event.data.get("site") == self.site)
+        )
 
     def offer(self, event: LiveEvent) -> None:
         """Enqueue without waiting; when full, drop the oldest event to make room."""
@@ -87,9 +92,11 @@ class LiveHub:
         return len(self._subscriptions)
 
     @contextmanager
-    def subscribe(self, subject_id: uuid.UUID | None, topic: str = SESSIONS) -> Iterator[Subscription]:
+    def subscribe(
+        self, subject_id: uuid.UUID | None, topic: str = SESSIONS, site: str | None = None
+    ) -> Iterator[Subscription]:
         """A subscription for as long as the block runs (a stream's lifetime)."""
-        subscription = Subscription(subject_id, topic, closed=self.closed)
+        subscription = Subscription(subject_id, topic, site, closed=self.closed)
         self._subscriptions.add(subscription)
         try:
             yield subscription

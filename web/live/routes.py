@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from lab.db.models import User
@@ -45,10 +45,11 @@ async def stream(
     resumed: bool,
     keepalive_s: float = KEEPALIVE_S,
     topic: str = SESSIONS,
+    site: str | None = None,
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
-    """Named events of `topic` about one subject (a session, a training run) or all, keep-alive comments
-    in between, until the client or the hub goes."""
-    with hub.subscribe(subject_id, topic) as subscription:
+    """Named events of `topic` about one subject (a session, a training run) or all (of one site, with
+    `site`), keep-alive comments in between, until the client or the hub goes."""
+    with hub.subscribe(subject_id, topic, site) as subscription:
         yield ServerSentEventMessage(event=READY, data="{}", id=next(_event_ids), retry=RECONNECT_MS)
         if resumed:
             # Reconnected after a drop: whatever happened in between was missed, so re-fetch now.
@@ -94,9 +95,12 @@ class LiveController(Controller):
         return ServerSentEvent(stream(hub, session_id, _resumed(request)))
 
     @get("/training")
-    async def all_training(self, request: Request[User, Any, Any], hub: LiveHubDep) -> ServerSentEvent:
-        """`training-status` and `training-events` for every run and deployment (the run lists, site pages)."""
-        return ServerSentEvent(stream(hub, None, _resumed(request), topic=TRAINING))
+    async def all_training(
+        self, request: Request[User, Any, Any], hub: LiveHubDep, site: FromQuery[str | None] = None
+    ) -> ServerSentEvent:
+        """`training-status` for every run and deployment (the run lists), or with `?site=` those of one
+        site (its page: another site's runs do not make it re-fetch)."""
+        return ServerSentEvent(stream(hub, None, _resumed(request), topic=TRAINING, site=site or None))
 
     @get("/training/{run_id:uuid}")
     async def one_run(
