@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     ft_provider: Literal["openai", "azure", "compatible"] = "openai"
     # Our examples carry screenshots: the default must be a model that fine-tunes on images.
     ft_model: str = "gpt-4o-2024-08-06"
+
+    # S3 Intelligent-Tiering's Frequent Access tier, us-east-1, first 50 TB/month
+    # (https://aws.amazon.com/s3/pricing/): an upper bound, since Intelligent-Tiering moves objects
+    # nobody reads to cheaper tiers by itself.
+    storage_price_per_gb_month: float = Field(
+        default=0.023, ge=0, description="USD per GB-month of the blob store, for the estimated monthly cost"
+    )
+    storage_cost_alert_usd: float = Field(
+        default=100.0, ge=0, description="estimated monthly storage cost (USD) above which administrators are alerted"
+    )
 
     worker_concurrency: int = 2
     log_json: bool = False
@@ -101,6 +111,34 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "node_modules" / "js-tiktoken" / "dist" / "ranks",
         description="js-tiktoken's ranks, which `python -m lab.training.install_encodings` converts",
     )
+
+    webhook_urls: list[str] = Field(
+        default_factory=list, description='endpoints told about finished sessions and runs: JSON list, ["https://…"]'
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="whsec_… (base64): deliveries are signed with it (Standard Webhooks)"
+    )
+    webhook_events: list[str] = Field(
+        default_factory=list, description="event types to send (JSON list); empty: all of them"
+    )
+
+    @model_validator(mode="after")
+    def _webhooks_need_a_secret(self) -> Settings:
+        for url in self.webhook_urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"CODESIGHT_WEBHOOK_URLS: {url!r} is not an http(s) URL")
+        from lab.db.models import WEBHOOK_EVENTS  # the table's module: it reads no settings
+
+        unknown = sorted(set(self.webhook_events) - set(WEBHOOK_EVENTS))
+        if unknown:
+            known = ", ".join(WEBHOOK_EVENTS)
+            raise ValueError(f"CODESIGHT_WEBHOOK_EVENTS: unknown {', '.join(unknown)}; known: {known}")
+        if self.webhook_urls and not self.webhook_secret:
+            raise ValueError(
+                "CODESIGHT_WEBHOOK_SECRET: required when CODESIGHT_WEBHOOK_URLS is set "
+                "(make one with `codesight webhooks secret`)"
+            )
+        return self
 
     @property
     def blob_root(self) -> Path:

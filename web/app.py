@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,13 @@ from litestar.template import TemplateConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lab.monitoring.queue_depth import refresh_queue_depth
+from lab.monitoring.storage_usage import refresh_storage
 from web.api.analytics import AnalyticsController
+from web.api.participants import ParticipantController
 from web.api.sessions import SessionController
 from web.api.stream import session_stream
 from web.api.training import PredictController, TrainingController
+from web.api.webhooks import WebhookController
 from web.auth import TokenAuthMiddleware
 from web.dashboard.analytics import AnalyticsPageController
 from web.dashboard.controller import DashboardController, LoginController
@@ -46,8 +50,9 @@ async def healthz() -> dict[str, str]:
 
 @get("/metrics", include_in_schema=False, media_type=CONTENT_TYPE_LATEST)
 async def metrics(services: ServicesDep) -> bytes:
-    """This process's metrics (ingest; the workers' too under `codesight up`), and the queue depth from Postgres."""
-    await refresh_queue_depth(services.db, QUEUES)
+    """This process's metrics (ingest; the workers' too under `codesight up`), and the queue depth and storage
+    figures from Postgres (each bounded by its own timeout, read side by side)."""
+    await asyncio.gather(refresh_queue_depth(services.db, QUEUES), refresh_storage(services.db, services.settings))
     return generate_latest()
 
 
@@ -102,6 +107,7 @@ def create_app(services: Services) -> Litestar:
     return Litestar(
         route_handlers=[
             SessionController,
+            ParticipantController,
             session_stream,
             DashboardController,
             LoginController,
@@ -109,6 +115,7 @@ def create_app(services: Services) -> Litestar:
             PredictController,
             TrainerController,
             AnalyticsController,
+            WebhookController,
             AnalyticsPageController,
             LiveController,
             healthz,

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from lab.config import Settings, get_settings
 from lab.monitoring.logging import configure_logging
 
 if TYPE_CHECKING:
+    from lab.privacy.erase import ErasureReport
     from web.services import Services
 
 log = structlog.get_logger(__name__)
@@ -202,6 +204,105 @@ def participants_add(name: str) -> None:
     click.echo(_with_db(lambda s: add_participant(s, name)))
 
 
+@participants.command("erase")
+@click.argument("participant")
+@click.option("--yes", is_flag=True, help="erase without asking for confirmation")
+def participants_erase(participant: str, yes: bool) -> None:
+    """Erase a participant (NAME or id) and everything they recorded: sessions, blobs, archives.
+
+    Refused while a pipeline job of one of their sessions is queued or running. Run it again (by id
+    once the name is gone) when the report says blobs are left.
+    """
+    from lab.db.models import Participant
+    from lab.privacy.erase import erase_participant
+
+    async def find(services: Services) -> tuple[uuid.UUID, str]:
+        from sqlmodel import col, func, select
+
+        from lab.db.models import Session
+
+        async with services.db.session() as s:
+            query = select(Participant).where(Participant.name == participant)
+            found = (await s.exec(query)).first()
+            if found is None and (as_id := _as_uuid(participant)) is not None:
+                found = await s.get(Participant, as_id)
+                if found is None:  # erased already: a re-run finishes what the first one left
+                    return as_id, f"participant {as_id} (erased before; finishing its blobs)"
+            if found is None:
+                raise click.ClickException(f"participant: no participant named or with id {participant!r}")
+            count = (
+                await s.exec(select(func.count()).select_from(Session).where(col(Session.participant_id) == found.id))
+            ).one()
+        return found.id, f"participant {found.name!r} ({found.id}) and their {count} session(s)"
+
+    _erase(find, erase_participant, yes)
+
+
+@main.group()
+def sessions() -> None:
+    """Manage recorded sessions."""
+
+
+@sessions.command("erase")
+@click.argument("session_id", type=click.UUID)
+@click.option("--yes", is_flag=True, help="erase without asking for confirmation")
+def sessions_erase(session_id: uuid.UUID, yes: bool) -> None:
+    """Erase one session everywhere: its rows, screenshots, snapshots, audio and archive."""
+    from lab.privacy.erase import erase_session
+
+    async def find(services: Services) -> tuple[uuid.UUID, str]:
+        return session_id, f"session {session_id}"
+
+    _erase(find, erase_session, yes)
+
+
+def _as_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _erase(
+    find: Callable[[Services], Awaitable[tuple[uuid.UUID, str]]],
+    erase: Callable[..., Awaitable[ErasureReport]],
+    yes: bool,
+) -> None:
+    """Resolve the subject, confirm, erase, print the report; exit 1 when blobs were left behind."""
+    from functools import partial
+
+    from lab.db.migrate import migrate_async as apply
+    from lab.privacy.erase import ErasureRefusedError
+    from workers.tasks import pipeline_busy
+
+    settings = get_settings()
+
+    async def run() -> ErasureReport | None:
+        async with database_url(settings) as url:
+            await apply(url)
+            async with services_for(settings, url) as services:
+                subject_id, description = await find(services)
+                if not yes and not click.confirm(f"Erase {description}? This cannot be undone.", default=False):
+                    return None
+                try:
+                    report = await erase(
+                        services.db, services.blobs, subject_id, busy=partial(pipeline_busy, services.queue)
+                    )
+                except ErasureRefusedError as exc:
+                    raise click.ClickException(str(exc)) from exc
+                except LookupError as exc:
+                    raise click.ClickException(str(exc)) from exc
+                return report
+
+    report = asyncio.run(run())
+    if report is None:
+        click.echo("nothing erased")
+        return
+    click.echo(report.render())
+    if not report.complete:
+        sys.exit(1)
+
+
 @main.group()
 def users() -> None:
     """Manage dashboard users (reviewers, trainers, admins)."""
@@ -384,6 +485,70 @@ def azure_deployments_prune(dry_run: bool) -> None:
         asyncio.run(run())
     except ProviderError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def webhooks() -> None:
+    """Webhooks: endpoints told when sessions finish, runs end and models are deployed (README "Webhooks")."""
+
+
+@webhooks.command("secret")
+def webhooks_secret() -> None:
+    """Print a new signing secret for CODESIGHT_WEBHOOK_SECRET (whsec_…, Standard Webhooks)."""
+    from lab.webhooks import new_secret
+
+    click.echo(new_secret())
+
+
+@webhooks.command("test")
+def webhooks_test() -> None:
+    """Send a `webhook.test` event to every endpoint now and print what each answered."""
+    from lab.db import Database
+    from lab.webhooks import deliver_due, enqueue, recent_deliveries
+
+    settings = get_settings()
+    if not settings.webhook_urls:
+        raise click.ClickException("CODESIGHT_WEBHOOK_URLS: no endpoints are set")
+
+    async def run() -> None:
+        async with database_url(settings, start_embedded=False) as url:
+            db = Database(url)
+            try:
+                async with db.session() as s:
+                    await enqueue(s, "webhook.test", uuid.uuid4().hex, {"message": "CodeSight webhook test"})
+                await deliver_due(db, settings)
+                for row in await recent_deliveries(db, limit=len(settings.webhook_urls)):
+                    answer = row.last_error or f"HTTP {row.last_status_code}"
+                    click.echo(f"{row.url}: {row.status} ({answer})")
+            finally:
+                await db.dispose()
+
+    asyncio.run(run())
+
+
+@webhooks.command("list")
+@click.option("--limit", default=20, show_default=True)
+def webhooks_list(limit: int) -> None:
+    """The newest deliveries: event, endpoint, status, attempts, last answer."""
+    from lab.db import Database
+    from lab.webhooks import recent_deliveries
+
+    settings = get_settings()
+
+    async def run() -> None:
+        async with database_url(settings, start_embedded=False) as url:
+            db = Database(url)
+            try:
+                for row in await recent_deliveries(db, limit=limit):
+                    answer = row.last_error or (f"HTTP {row.last_status_code}" if row.last_status_code else "")
+                    click.echo(
+                        f"{row.created_at:%Y-%m-%d %H:%M:%S}  {row.event_type:24} {row.status:9} "
+                        f"x{row.attempts}  {row.url}  {answer}"
+                    )
+            finally:
+                await db.dispose()
+
+    asyncio.run(run())
 
 
 @main.command("fake-openai")

@@ -1,4 +1,5 @@
-"""Housekeeping the workers do by themselves: jobs of a worker that died are queued again.
+"""Housekeeping the workers do by themselves: jobs of a worker that died are queued again, and
+webhook deliveries go out (lab.webhooks).
 
 A worker killed mid-job (OOM, SIGKILL, a machine reboot) leaves its job 'doing' for ever, and the
 session's pipeline or the fine-tuning run waits on it. Procrastinate's workers send a heartbeat
@@ -9,11 +10,17 @@ documentation recommends). Every pipeline step and training task is safe to run 
 
 from __future__ import annotations
 
+import contextlib
+
 import structlog
 from procrastinate import App, JobContext
+from procrastinate.exceptions import AlreadyEnqueued
 
+from lab import webhooks
+from lab.config import get_settings
 from lab.monitoring import metrics
 from workers.app import PIPELINE_QUEUE, app
+from workers.context import get_resources
 
 log = structlog.get_logger(__name__)
 
@@ -43,3 +50,40 @@ async def requeue_stalled(queue: App, seconds_since_heartbeat: float) -> int:
         await queue.job_manager.retry_job(job)
         metrics.STALLED_JOBS_RETRIED.labels(task=job.task_name).inc()
     return len(stalled)
+
+
+DELIVER_WEBHOOKS_TASK = "maintenance.deliver_webhooks"
+WEBHOOK_ROUND = 100
+
+
+@app.task(name=DELIVER_WEBHOOKS_TASK, queue=PIPELINE_QUEUE, queueing_lock=DELIVER_WEBHOOKS_TASK)
+async def deliver_webhooks() -> None:
+    """POST the webhook deliveries that are due, a round of WEBHOOK_ROUND at a time until none is left."""
+    await _deliver_all()
+
+
+@app.periodic(cron="* * * * *", periodic_id="deliver-webhooks")
+@app.task(name="maintenance.deliver_webhooks_periodic", queue=PIPELINE_QUEUE, queueing_lock="deliver_webhooks_periodic")
+async def deliver_webhooks_periodically(timestamp: int) -> None:
+    """Once a minute: retries whose time has come (and anything a crash left behind)."""
+    if get_settings().webhook_urls:
+        await _deliver_all()
+
+
+async def _deliver_all() -> None:
+    db = get_resources().db
+    while True:
+        outcome = await webhooks.deliver_due(db, limit=WEBHOOK_ROUND)
+        handled = outcome.delivered + outcome.retrying + outcome.failed
+        if handled:
+            log.info("webhooks.round", **vars(outcome))
+        if handled < WEBHOOK_ROUND:
+            return
+
+
+async def kick_webhooks(queue: App) -> None:
+    """Queue a delivery round now, when webhooks are configured (after a step that may have queued events)."""
+    if not get_settings().webhook_urls:
+        return
+    with contextlib.suppress(AlreadyEnqueued):  # a round is already waiting: it will send these too
+        await queue.configure_task(DELIVER_WEBHOOKS_TASK).defer_async()

@@ -24,6 +24,7 @@ from lab.pipeline import STEPS, init_steps, next_step, record_step, run_step, se
 from lab.pipeline.status import set_session_status
 from workers.app import PIPELINE_QUEUE, app
 from workers.context import get_resources
+from workers.maintenance import kick_webhooks
 
 # Retry a failed step up to 5 times, waiting 2**(attempt+1) seconds: 2, 4, 8, 16, 32.
 MAX_ATTEMPTS = 5
@@ -51,11 +52,18 @@ async def defer_step(queue: App, session_id: uuid.UUID | str, step: str) -> int:
 async def _run(context: JobContext, step: str, session_id: str) -> None:
     resources = get_resources()
     final_attempt = context.job.attempts >= MAX_ATTEMPTS
-    with using_browser(resources.browser):  # the process's one Chromium; each job gets fresh contexts in it
-        await run_step(resources.db, resources.blobs, uuid.UUID(session_id), step, final_attempt=final_attempt)
+    try:
+        with using_browser(resources.browser):  # the process's one Chromium; each job gets fresh contexts in it
+            await run_step(resources.db, resources.blobs, uuid.UUID(session_id), step, final_attempt=final_attempt)
+    except Exception:
+        if final_attempt:  # the session failed: its webhook is queued
+            await kick_webhooks(context.app)
+        raise
     following = next_step(step)
     if following is not None:
         await defer_step(context.app, session_id, following)
+    else:  # the session is done: its webhook is queued
+        await kick_webhooks(context.app)
 
 
 @app.task(name=TASK_NAMES["replay"], queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)

@@ -19,6 +19,7 @@ from lab.monitoring.metrics import timed_training_task
 from lab.training import eval_run, runs
 from workers.app import TRAINING_QUEUE, app
 from workers.context import get_resources
+from workers.maintenance import kick_webhooks
 
 # Retry a failed step up to 5 times, waiting 2**(attempt+1) seconds: 2, 4, 8, 16, 32.
 MAX_ATTEMPTS = 5
@@ -55,6 +56,8 @@ async def follow(context: JobContext, run_id: str, quiet_polls: int = 0) -> None
     elif result.next == "poll":
         later = context.app.configure_task(FOLLOW_TASK, schedule_in={"milliseconds": round(result.delay_s * 1000)})
         await later.defer_async(run_id=run_id, quiet_polls=0 if result.changed else quiet_polls + 1)
+    else:  # the job failed or was cancelled: the run's webhook is queued
+        await kick_webhooks(context.app)
 
 
 @app.task(name=EVALUATE_TASK, queue=TRAINING_QUEUE, retry=RETRY, pass_context=True)
@@ -64,6 +67,7 @@ async def evaluate(context: JobContext, run_id: str) -> None:
         await eval_run.evaluate_run(
             resources.db, resources.blobs, get_settings(), uuid.UUID(run_id), final_attempt=_final(context)
         )
+    await kick_webhooks(context.app)  # the run ended (and its model may be deployed): webhooks are queued
 
 
 async def start_run(queue: App, run_id: uuid.UUID) -> int:

@@ -312,3 +312,74 @@ class Deployment(SQLModel, table=True):
     deployed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     rolled_back_at: datetime | None = _ts(nullable=True)
     rolled_back_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+# What CodeSight tells the endpoints in CODESIGHT_WEBHOOK_URLS (README "Webhooks").
+WEBHOOK_EVENTS = (
+    "session.done",
+    "session.failed",
+    "session.needs_review",
+    "training.run.succeeded",
+    "training.run.failed",
+    "training.run.cancelled",
+    "model.deployed",
+    "webhook.test",
+)
+# pending: waiting for (another) attempt; delivered: the endpoint answered 2xx; failed: attempts ran out.
+WEBHOOK_STATUSES = ("pending", "delivered", "failed")
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: written in the unit of work that caused the event (a transactional
+    outbox: no event is lost to a crash, none is sent for a rolled-back change), POSTed by the workers
+    until the endpoint answers 2xx or the attempts run out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_key", "url", name="uq_webhook_event_url"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    # Sent as `webhook-id` ("msg_<hex>"): receivers use it to drop a delivery they already processed.
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_type: str
+    # The same event is queued once per endpoint, however often the code that causes it runs.
+    event_key: str
+    url: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    status: str = Field(default="pending")
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_status_code: int | None = None
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
+# --- erasure (GDPR art. 17) ---------------------------------------------------------------------
+
+ERASURE_SUBJECTS = ("participant", "session")
+
+
+class Erasure(SQLModel, table=True):
+    """That an erasure happened, kept without the erased data: opaque ids, who asked, and counts.
+
+    `blob_failures` lists the blob keys still to delete (key -> the store's reason); running the
+    erasure again retries them, and `completed_at` is set once none is left.
+    """
+
+    __tablename__ = "erasures"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    subject: str
+    subject_id: uuid.UUID = Field(index=True)
+    requested_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    requested_at: datetime = _ts()
+    session_ids: list[str] = Field(default_factory=list, sa_type=JSONB)
+    rows_deleted: dict[str, int] = Field(default_factory=dict, sa_type=JSONB)
+    blobs_deleted: int = 0
+    bytes_freed: int = Field(default=0, sa_type=BigInteger)
+    blob_failures: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
+    completed_at: datetime | None = _ts(nullable=True)

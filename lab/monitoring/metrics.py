@@ -96,6 +96,25 @@ QUEUE_DEPTH = Gauge(
 QUEUE_DEPTH_ERRORS = Counter(
     "codesight_queue_depth_errors", "Scrapes at which the queue depth could not be read from Postgres"
 )
+# Storage, read from Postgres at scrape time (lab.monitoring.storage_usage): the database's numbers, as queue depth.
+STORAGE_BYTES = Gauge(
+    "codesight_storage_bytes",
+    "Bytes stored, by kind: archives (blob store), screenshots (blob store), database (Postgres); read at scrape",
+    ["kind"],
+)
+STORAGE_SESSIONS = Gauge(
+    "codesight_storage_sessions", "Sessions in the database, by status; read at scrape", ["status"]
+)
+STORAGE_MONTHLY_COST = Gauge(
+    "codesight_storage_monthly_cost_usd",
+    "Estimated monthly bill of the blob store (archives and screenshots) at the configured price per GB-month; "
+    "NaN when the figures could not be read",
+)
+STORAGE_MONTHLY_COST_THRESHOLD = Gauge(
+    "codesight_storage_monthly_cost_threshold_usd",
+    "Monthly storage cost above which administrators are alerted (CODESIGHT_STORAGE_COST_ALERT_USD)",
+)
+STORAGE_ERRORS = Counter("codesight_storage_errors", "Scrapes at which the storage figures could not be read")
 
 for _type in (*EVENT_TYPES, UNKNOWN_TYPE):
     for _outcome in EVENT_OUTCOMES:

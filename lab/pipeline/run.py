@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from lab import webhooks
 from lab.db.engine import Database
 from lab.monitoring import metrics
 from lab.pipeline.status import STEPS, record_step, set_session_status
@@ -56,7 +57,9 @@ async def run_step(
         )
         if final_attempt:
             async with db.session() as s:
-                await set_session_status(s, session_id, "failed")
+                session = await set_session_status(s, session_id, "failed")
+                # Keyed by step and attempt: a pipeline resumed and failing again is told again.
+                await webhooks.session_finished(s, session, key=f":{step}:{state.attempts}")
             metrics.PIPELINE_SESSIONS.labels(status="failed").inc()
         raise
     metrics.count_step(step, "done", time.perf_counter() - started, state.attempts)
@@ -64,7 +67,8 @@ async def run_step(
     if step == STEPS[-1]:
         # Only after the last step's row says done, so a reader never sees a done session with a step running.
         async with db.session() as s:
-            await set_session_status(s, session_id, "done")
+            session = await set_session_status(s, session_id, "done")
+            await webhooks.session_finished(s, session)
         metrics.PIPELINE_SESSIONS.labels(status="done").inc()
     log.info("pipeline.step.done", session_id=str(session_id), step=step, attempt=state.attempts)
     return detail

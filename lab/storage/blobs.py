@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PrefixDeletion:
+    """What deleting every blob under a prefix did: the keys gone, the bytes they held, and the keys
+    that could not be deleted (key -> the store's reason), which are still there."""
+
+    deleted: tuple[str, ...] = ()
+    size_bytes: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def check_folder_prefix(prefix: str) -> None:
+    """A prefix to delete under must name a folder (`sessions/<id>/`): never everything, never a name's start."""
+    if not prefix.strip("/") or not prefix.endswith("/"):
+        raise ValueError(f"prefix: must be a non-empty folder ending with '/', not {prefix!r}")
 
 
 class BlobStore(Protocol):
@@ -20,6 +38,11 @@ class BlobStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def list(self, prefix: str) -> list[str]: ...
+
+    async def delete_prefix(self, prefix: str) -> PrefixDeletion:
+        """Delete every blob whose key starts with `prefix` (a folder, ending with `/`); a key that
+        cannot be deleted is reported in `failed`, not raised, so the others still go."""
+        ...
 
 
 class LocalBlobStore:
@@ -60,3 +83,32 @@ class LocalBlobStore:
         return sorted(
             str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
+
+    async def delete_prefix(self, prefix: str) -> PrefixDeletion:
+        check_folder_prefix(prefix)
+        return await asyncio.to_thread(self._delete_prefix_sync, prefix)
+
+    def _delete_prefix_sync(self, prefix: str) -> PrefixDeletion:
+        base = self._path(prefix)
+        if not base.is_dir():
+            return PrefixDeletion()
+        deleted: list[str] = []
+        failed: dict[str, str] = {}
+        size_bytes = 0
+        # Temp files of an interrupted put hold the same data: they go too.
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            key = str(path.relative_to(self.root))
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except OSError as exc:
+                failed[key] = f"{type(exc).__name__}: {exc}"
+                continue
+            deleted.append(key)
+            size_bytes += size
+        for folder in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):  # still holds a file that failed above: reported there
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            base.rmdir()
+        return PrefixDeletion(tuple(deleted), size_bytes, failed)

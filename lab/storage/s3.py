@@ -8,6 +8,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from lab.storage.blobs import PrefixDeletion, check_folder_prefix
+
 # Archives are written once and read rarely, at unknown times: Intelligent-Tiering moves
 # them to cheaper tiers by itself, with no retrieval fees
 # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/intelligent-tiering-overview.html).
@@ -31,6 +33,9 @@ LIFECYCLE_RULES: list[dict[str, Any]] = [
         "Transitions": [{"Days": SCREENSHOT_TIERING_AFTER_DAYS, "StorageClass": ARCHIVE_STORAGE_CLASS}],
     },
 ]
+# DeleteObjects takes at most 1,000 keys per request
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html); a ListObjectsV2 page holds as many.
+DELETE_BATCH_KEYS = 1000
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
@@ -101,6 +106,37 @@ class S3BlobStore:
 
     async def list(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list_sync, prefix)
+
+    async def delete_prefix(self, prefix: str) -> PrefixDeletion:
+        check_folder_prefix(prefix)
+        return await asyncio.to_thread(self._delete_prefix_sync, prefix)
+
+    def _delete_prefix_sync(self, prefix: str) -> PrefixDeletion:
+        deleted: list[str] = []
+        failed: dict[str, str] = {}
+        size_bytes = 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": DELETE_BATCH_KEYS}
+        )
+        for page in pages:
+            sizes = {item["Key"]: int(item.get("Size", 0)) for item in page.get("Contents", [])}
+            keys = sorted(sizes)
+            for start in range(0, len(keys), DELETE_BATCH_KEYS):
+                batch = keys[start : start + DELETE_BATCH_KEYS]
+                try:
+                    response = self.client.delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": False}
+                    )
+                except ClientError as exc:  # the whole request refused (access, throttling): every key stays
+                    error = exc.response.get("Error", {})
+                    failed |= {key: f"{error.get('Code')}: {error.get('Message')}" for key in batch}
+                    continue
+                for item in response.get("Deleted", []):
+                    deleted.append(item["Key"])
+                    size_bytes += sizes.get(item["Key"], 0)
+                for item in response.get("Errors", []):
+                    failed[item["Key"]] = f"{item.get('Code')}: {item.get('Message')}"
+        return PrefixDeletion(tuple(deleted), size_bytes, failed)
 
     async def ensure_bucket(self) -> None:
         """Create the bucket when missing and (re)apply the lifecycle rules; safe to call at every start."""

@@ -25,6 +25,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lab import webhooks
 from lab.config import Settings
 from lab.db.models import Deployment, TrainingRun, utcnow
 from lab.training.azure_arm import deployment_name
@@ -147,6 +148,8 @@ async def deploy_model(
     s.add(deployment)
     await s.flush()
     await deployment_changed(s, deployment)
+    assert deployment.id is not None
+    await webhooks.model_deployed(s, str(deployment.id), site, model, run_id)
     log.info("training.deployed", site=site, model=model, run_id=str(run_id) if run_id else None, reason=reason)
     return deployment
 
@@ -191,6 +194,9 @@ async def rollback(s: AsyncSession, site: str, by: uuid.UUID | None = None) -> D
     await s.flush()
     await deployment_changed(s, current)
     await deployment_changed(s, previous)
+    await webhooks.model_deployed(
+        s, f"{previous.id}:restored:{current.id}", site, previous.model, previous.run_id, rolled_back=current.model
+    )
     log.info("training.rolled_back", site=site, from_model=current.model, to_model=previous.model)
     return previous
 

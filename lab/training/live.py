@@ -7,6 +7,7 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lab import webhooks
 from lab.db.models import Deployment, Evaluation, TrainingRun
 from lab.db.notify import notify
 
@@ -22,8 +23,9 @@ DEPLOYMENT = "training.deployment"
 
 
 async def run_changed(s: AsyncSession, run: TrainingRun) -> None:
-    """The run's row changed; pages showing it re-fetch."""
+    """The run's row changed; pages showing it re-fetch, and webhooks hear when it ends (once per run)."""
     await notify(s, {"type": RUN_STATUS, "run_id": str(run.id), "site": run.site, "status": run.status})
+    await webhooks.run_finished(s, run)
 
 
 async def run_events_added(s: AsyncSession, run_id: uuid.UUID) -> None:

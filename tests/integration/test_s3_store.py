@@ -108,3 +108,22 @@ async def test_bucket_in_the_default_region(s3_endpoint: str, aws_credentials: N
     await store.ensure_bucket()
     await store.put("k", b"v")
     assert await store.get("k") == b"v"
+
+
+async def test_delete_prefix_removes_a_folder_in_batches_and_nothing_beside_it(store: S3BlobStore) -> None:
+    # 1,003 keys: two list pages and two DeleteObjects requests (at most 1,000 keys each).
+    keys = [f"sessions/x/screenshots/{i:04d}.webp" for i in range(1003)]
+    for key in keys:
+        await store.put(key, b"abc")
+    await store.put("sessions/xy/screenshots/1.webp", b"neighbour")
+    await store.put("sessions/y/archive.tar.zst.enc", b"other")
+
+    deletion = await store.delete_prefix("sessions/x/")
+
+    assert sorted(deletion.deleted) == keys and deletion.failed == {}
+    assert deletion.size_bytes == 3 * len(keys)
+    assert await store.list("sessions/") == ["sessions/xy/screenshots/1.webp", "sessions/y/archive.tar.zst.enc"]
+    assert (await store.delete_prefix("sessions/x/")).deleted == ()
+    for bad in ("", "/", "sessions/x"):
+        with pytest.raises(ValueError, match="prefix"):
+            await store.delete_prefix(bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -13,10 +14,11 @@ from litestar.response import Redirect, Template
 from lab.accounts import find_by_token
 from lab.capture import views
 from lab.db.models import REVIEW_STATUSES, SESSION_MODES, SESSION_STATUSES, Event, Screenshot, Session, User
+from lab.privacy.erase import ErasureRefusedError, erase_session
 from lab.quality.review import record_review
-from web.auth import TOKEN_COOKIE, reader_guard, reviewer_guard
+from web.auth import TOKEN_COOKIE, admin_guard, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
-from workers.tasks import ResumeRefusedError, resume_pipeline
+from workers.tasks import ResumeRefusedError, pipeline_busy, resume_pipeline
 
 SESSIONS_PER_PAGE = 50
 # What a stored event file is served as: snapshots as gzip (open in a browser after gunzip), audio to play.
@@ -182,6 +184,28 @@ class DashboardController(Controller):
             context={"session": session, "user": request.user, "error": error},
             status_code=422 if error else 200,
         )
+
+    @post("/sessions/{session_id:uuid}/erase", guards=[admin_guard])
+    async def erase_session(
+        self, request: Request[User, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
+    ) -> Response[Any]:
+        """The session page's "Delete this session" form: erase it everywhere, then back to the list."""
+        try:
+            await erase_session(
+                services.db,
+                services.blobs,
+                session_id,
+                busy=partial(pipeline_busy, services.queue),
+                requested_by=request.user.id,
+            )
+        except LookupError as exc:
+            raise NotFoundException(str(exc)) from exc
+        except ErasureRefusedError as exc:
+            context = {"session": {"id": session_id}, "user": request.user, "error": str(exc)}
+            return Template("partials/erase_session.html", context=context, status_code=409)
+        if request.headers.get("HX-Request") == "true":
+            return Response(None, status_code=200, headers={"HX-Redirect": "/sessions"})
+        return Redirect("/sessions", status_code=303)
 
     @get("/screenshots/{screenshot_id:uuid}", media_type="image/webp")
     async def screenshot(self, screenshot_id: FromPath[uuid.UUID], services: ServicesDep) -> Response[bytes]:
