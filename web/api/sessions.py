@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,8 +24,8 @@ from lab.capture import ingest, views
 from lab.capture.wire import BatchAck, EnvelopeError, SessionOpen, SessionOpened, parse_batch
 from lab.db.models import Participant, Session, User
 from lab.monitoring import metrics
-from lab.privacy.erase import ErasureRefusedError, erase_session
 from lab.quality.review import record_review
+from web.api.participants import erased
 from web.auth import admin_guard, participant_guard, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
 from workers.tasks import ResumeRefusedError, pipeline_busy, resume_pipeline, start_pipeline
@@ -244,16 +243,5 @@ class SessionController(Controller):
         self, request: Request[User, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
     ) -> dict[str, Any]:
         """Erase the session everywhere (rows, blobs, archive); 409 while its pipeline is queued or running."""
-        try:
-            report = await erase_session(
-                services.db,
-                services.blobs,
-                session_id,
-                busy=partial(pipeline_busy, services.queue),
-                requested_by=request.user.id,
-            )
-        except LookupError as exc:
-            raise NotFoundException(str(exc)) from exc
-        except ErasureRefusedError as exc:
-            raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+        report = await erased(services, request.user, "session", session_id)
         return report.to_dict()

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_409_CONFLICT
 
 from lab.accounts import find_by_token
 from lab.capture import views
 from lab.db.models import REVIEW_STATUSES, SESSION_MODES, SESSION_STATUSES, Event, Screenshot, Session, User
-from lab.privacy.erase import ErasureRefusedError, erase_session
 from lab.quality.review import record_review
+from web.api.participants import erased
 from web.auth import TOKEN_COOKIE, admin_guard, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
-from workers.tasks import ResumeRefusedError, pipeline_busy, resume_pipeline
+from workers.tasks import ResumeRefusedError, resume_pipeline
 
 SESSIONS_PER_PAGE = 50
 # What a stored event file is served as: snapshots as gzip (open in a browser after gunzip), audio to play.
@@ -191,17 +191,11 @@ class DashboardController(Controller):
     ) -> Response[Any]:
         """The session page's "Delete this session" form: erase it everywhere, then back to the list."""
         try:
-            await erase_session(
-                services.db,
-                services.blobs,
-                session_id,
-                busy=partial(pipeline_busy, services.queue),
-                requested_by=request.user.id,
-            )
-        except LookupError as exc:
-            raise NotFoundException(str(exc)) from exc
-        except ErasureRefusedError as exc:
-            context = {"session": {"id": session_id}, "user": request.user, "error": str(exc)}
+            await erased(services, request.user, "session", session_id)
+        except ClientException as exc:  # 409: its pipeline is busy (a 404 goes on to the error page)
+            if exc.status_code != HTTP_409_CONFLICT:
+                raise
+            context = {"session": {"id": session_id}, "user": request.user, "error": exc.detail}
             return Template("partials/erase_session.html", context=context, status_code=409)
         if request.headers.get("HX-Request") == "true":
             return Response(None, status_code=200, headers={"HX-Redirect": "/sessions"})
