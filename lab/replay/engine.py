@@ -6,12 +6,14 @@ state that loads the stored DOM snapshot it is a (condition, page, snapshot) cel
 targets on one page were captured at different moments. Input and output are plain data:
 `ReplayTarget` in, `TargetOutcome` (lab.selectors) out.
 
-Timing: each cell's replay time (context, generator injection, load, the one evaluate, close)
-is measured on its own. With `bare_navigation=True` the same cells are also built in plain
+Timing: each cell's replay time (context, generator injection, load, the one evaluate) is
+measured on its own. With `bare_navigation=True` the same cells are also built in plain
 contexts with no selector work at all, so benchmarks can compare the two passes fairly: an
 untimed warm-up first loads every distinct page once (site server templates, browser start-up),
 then the cells go in rounds, each round timed bare then with selector work or the other way
 round, alternating, so warm caches and a shared machine's drifting load fall on both passes alike.
+A round's clock stops when its last page state is built (and, in the replay pass, evaluated);
+closing the contexts, and the benchmark's Playwright-locator baselines, come after it in both passes.
 """
 
 from __future__ import annotations
@@ -259,8 +261,9 @@ class ReplayEngine:
             if number % 2 == 0:
                 bare_seconds += await self._bare_pass(round_cells)
             started = time.perf_counter()
-            results += await _gather(self._cell(cell) for cell in round_cells)
+            judged = await _gather(self._judge_or_skip(cell) for cell in round_cells)
             replay_seconds += time.perf_counter() - started
+            results += await _gather(self._finish_cell(j) for j in judged)
             if number % 2 == 1:
                 bare_seconds += await self._bare_pass(round_cells)
         return results, replay_seconds, bare_seconds
@@ -277,23 +280,34 @@ class ReplayEngine:
         log.info("replay.warm_up", page_states=len(firsts), seconds=round(seconds, 2))
 
     async def _bare_pass(self, cells: Sequence[PageStateCell]) -> float:
-        """Wall clock of building every page state once with no selector work."""
+        """Wall clock of building every page state once with no selector work (contexts closed after)."""
         started = time.perf_counter()
 
-        async def bare(cell: PageStateCell) -> None:
+        async def bare(cell: PageStateCell) -> BrowserContext | None:
             async with self._slots:
                 with contextlib.suppress(ConditionUnavailable):  # skipped in the replay pass too, and listed there
-                    await self.navigate_bare(cell.condition, cell.source, cell.storage_state)
+                    return await self._open_bare(cell.condition, cell.source, cell.storage_state)
+            return None
 
-        await _gather(bare(cell) for cell in cells)
-        return time.perf_counter() - started
+        contexts = await _gather(bare(cell) for cell in cells)
+        seconds = time.perf_counter() - started
+        await _gather(context.close() for context in contexts if context is not None)
+        return seconds
 
     async def _cell(self, cell: PageStateCell) -> tuple[list[TargetOutcome], CellTiming] | SkippedCell:
+        return await self._finish_cell(await self._judge_or_skip(cell))
+
+    async def _judge_or_skip(self, cell: PageStateCell) -> _Judged | SkippedCell:
         try:
-            outcomes, seconds = await self._evaluate(cell)
+            return await self._judge(cell)
         except ConditionUnavailable as why:
             return SkippedCell(cell.condition.id, cell.source.url, str(why))
-        return outcomes, CellTiming(cell.condition.id, cell.source.url, seconds)
+
+    async def _finish_cell(self, judged: _Judged | SkippedCell) -> tuple[list[TargetOutcome], CellTiming] | SkippedCell:
+        if isinstance(judged, SkippedCell):
+            return judged
+        outcomes = await self._finish(judged)
+        return outcomes, CellTiming(judged.cell.condition.id, judged.cell.source.url, judged.seconds)
 
     async def evaluate_page_state(
         self, condition: ReplayCondition, page_url: str, targets: Sequence[ReplayTarget]
@@ -324,20 +338,34 @@ class ReplayEngine:
     ) -> float:
         """Seconds to build this page state with no selector work (no generator, no evaluate)."""
         started = time.perf_counter()
+        context = await self._open_bare(condition, source, storage_state)
+        seconds = time.perf_counter() - started
+        await context.close()
+        return seconds
+
+    async def _open_bare(
+        self, condition: ReplayCondition, source: PageSource, storage_state: Mapping[str, Any] | None
+    ) -> BrowserContext:
+        """A fresh context with this page state built in it and nothing else done; the caller closes it."""
         context = await self._new_context(condition, storage_state)
         try:
             await state_spec(condition.state).open(context, source)
         except ConditionUnavailable:
+            await context.close()
             raise
         except Exception as exc:
-            raise ReplayError(f"bare load of {source.url} under {condition.id} failed: {exc}") from exc
-        finally:
             await context.close()
-        return time.perf_counter() - started
+            raise ReplayError(f"bare load of {source.url} under {condition.id} failed: {exc}") from exc
+        return context
 
     async def _evaluate(self, cell: PageStateCell) -> tuple[list[TargetOutcome], float]:
-        """Build the cell's page state (holding a slot), judge every target in one evaluate, then
-        (slot released, time not counted) evaluate Playwright-syntax baselines through Playwright."""
+        """Judge the cell (`_judge`), then finish it (`_finish`): outcomes and the timed seconds."""
+        judged = await self._judge(cell)
+        return await self._finish(judged), judged.seconds
+
+    async def _judge(self, cell: PageStateCell) -> _Judged:
+        """Build the cell's page state and judge every target in one evaluate, holding a slot; the
+        context stays open for `_finish`."""
         condition, source, targets = cell.condition, cell.source, cell.targets
         context: BrowserContext | None = None
         try:
@@ -357,19 +385,39 @@ class ReplayEngine:
                     },
                 )
                 seconds = time.perf_counter() - started
-            playwright_baselines = [await _playwright_baselines(page, t) for t in targets]
-        except ConditionUnavailable:
-            raise
-        except Exception as exc:
-            raise ReplayError(f"replay of {source.url} under {condition.id} failed: {exc}") from exc
-        finally:
+        except BaseException as exc:  # cancellation included: the context is closed either way
             if context is not None:
                 await context.close()
-        outcomes = [
-            _target_outcome(t, condition, r, extra)
-            for t, r, extra in zip(targets, raw, playwright_baselines, strict=True)
+            if isinstance(exc, Exception) and not isinstance(exc, ConditionUnavailable):
+                raise ReplayError(f"replay of {source.url} under {condition.id} failed: {exc}") from exc
+            raise
+        return _Judged(cell, context, page, raw, seconds)
+
+    async def _finish(self, judged: _Judged) -> list[TargetOutcome]:
+        """Out of the timed section: evaluate Playwright-syntax baselines through Playwright (benchmarks),
+        close the context, and turn the raw results into outcomes."""
+        cell = judged.cell
+        try:
+            playwright_baselines = [await _playwright_baselines(judged.page, t) for t in cell.targets]
+        except Exception as exc:
+            raise ReplayError(f"replay of {cell.source.url} under {cell.condition.id} failed: {exc}") from exc
+        finally:
+            await judged.context.close()
+        return [
+            _target_outcome(t, cell.condition, r, extra)
+            for t, r, extra in zip(cell.targets, judged.raw, playwright_baselines, strict=True)
         ]
-        return outcomes, seconds
+
+
+@dataclass
+class _Judged:
+    """A cell whose evaluate has run: its context is still open for the untimed finish."""
+
+    cell: PageStateCell
+    context: BrowserContext
+    page: Page
+    raw: list[dict[str, Any]]
+    seconds: float
 
 
 async def _run(job: Awaitable[T]) -> T:
