@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import structlog
+from pydantic import ValidationError
 
 from lab.config import Settings, get_settings
 from lab.monitoring.logging import configure_logging
@@ -75,7 +76,15 @@ async def services_for(settings: Settings, url: str) -> AsyncIterator[Services]:
 @click.version_option(package_name="codesight")
 def main() -> None:
     """CodeSight: real browsing sessions in, fine-tuning data for web agents out."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # a bad CODESIGHT_* variable: say which, without a traceback
+        problems = "; ".join(
+            ("CODESIGHT_" + "_".join(map(str, error["loc"])).upper() + ": " if error["loc"] else "")
+            + str(error["msg"]).removeprefix("Value error, ")
+            for error in exc.errors()
+        )
+        raise click.ClickException(f"configuration: {problems}") from exc
     configure_logging(json_logs=settings.log_json, level=settings.log_level)
 
 
