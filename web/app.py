@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from lab.db.engine import database_unavailable
 from lab.monitoring.queue_depth import refresh_queue_depth
 from lab.monitoring.storage_usage import refresh_storage
 from web.api.analytics import AnalyticsController
@@ -36,6 +37,10 @@ from workers.app import QUEUES
 
 WEB_ROOT = Path(__file__).resolve().parent
 log = structlog.get_logger(__name__)
+# What a client is told when the database does not answer: its request was fine, send it again.
+UNAVAILABLE_DETAIL = "the database is not answering; nothing of this request was kept, send it again"
+RETRY_AFTER_S = 5
+READY_TIMEOUT_S = 2.0
 
 
 def provide_services(state: State) -> Services:
@@ -45,7 +50,19 @@ def provide_services(state: State) -> Services:
 
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
+    """Liveness: the process answers (restart it if not)."""
     return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(services: ServicesDep) -> Response[dict[str, str]]:
+    """Readiness: the database answers within READY_TIMEOUT_S (send traffic elsewhere if not)."""
+    try:
+        await asyncio.wait_for(services.db.ping(), READY_TIMEOUT_S)
+    except Exception as exc:
+        log.warning("readyz.database_unavailable", error=repr(exc))
+        return Response({"status": "unavailable", "database": "not answering"}, status_code=503)
+    return Response({"status": "ok", "database": "ok"})
 
 
 @get("/metrics", include_in_schema=False, media_type=CONTENT_TYPE_LATEST)
@@ -58,7 +75,7 @@ async def metrics(services: ServicesDep) -> bytes:
 
 def _is_api(request: Request[Any, Any, Any]) -> bool:
     # /live/ streams too: an EventSource cannot follow a redirect to a sign-in page.
-    return request.url.path.startswith(("/api/", "/ws/", "/live/", "/healthz", "/metrics"))
+    return request.url.path.startswith(("/api/", "/ws/", "/live/", "/healthz", "/readyz", "/metrics"))
 
 
 def on_unauthorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
@@ -92,7 +109,18 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
 
 
 def on_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Our fault: log it with its context, tell the client only that it happened."""
+    """Our fault: log it with its context, tell the client only that it happened. When the database
+    (or the queue in it) cannot be reached, a 503 with Retry-After: the client's request was fine."""
+    if database_unavailable(exc):
+        log.error("http.database_unavailable", path=request.url.path, method=request.method, error=repr(exc))
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        if _wants_page(request):
+            detail = "The database is not answering. Nothing was lost; try again in a moment."
+            page = _error_page(request, 503, "Temporarily unavailable", detail)
+            page.headers.update(headers)
+            return page
+        body = {"status_code": 503, "detail": UNAVAILABLE_DETAIL, "extra": {"field": "server"}}
+        return Response(body, status_code=503, media_type=MediaType.JSON, headers=headers)
     log.exception("http.unhandled", path=request.url.path, method=request.method)
     if _wants_page(request):
         return _error_page(
@@ -119,6 +147,7 @@ def create_app(services: Services) -> Litestar:
             AnalyticsPageController,
             LiveController,
             healthz,
+            readyz,
             metrics,
             create_static_files_router(path="/static", directories=[WEB_ROOT / "static"], include_in_schema=False),
         ],

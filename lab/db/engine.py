@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
+import psycopg
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,5 +52,35 @@ class Database:
                 await s.rollback()
                 raise
 
+    async def ping(self) -> None:
+        """One round trip to the database; raises when it does not answer."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# Errors that mean "the database cannot be reached or stopped answering", not "the query was wrong":
+# a client may try again later. SQLAlchemy wraps most driver errors; a refused connection can surface
+# as the driver's own error or as an OSError.
+_UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # no connection free in the pool in time
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    psycopg.OperationalError,
+    ConnectionError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) says the database is unreachable or overloaded."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:  # a chain may loop back on itself
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return any(isinstance(link, _UNAVAILABLE) for link in chain)
