@@ -76,6 +76,16 @@ class Extension:
             await asyncio.sleep(0.1)
         raise AssertionError(f"the badge shows {shown!r} (status {status}), expected {expected!r}")
 
+    async def status_becomes(self, accept: Callable[[dict[str, Any]], bool], timeout_s: float = 10) -> dict[str, Any]:
+        """Wait until the service worker's status passes `accept` (events reach it a moment after the
+        page acts); returns that status."""
+        deadline = time.monotonic() + timeout_s
+        status = await self.status()
+        while not accept(status) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            status = await self.status()
+        return status
+
     async def discard_open_session(self) -> None:
         if (await self.status())["sessionId"]:
             await self.call("codesight.discardSession()")

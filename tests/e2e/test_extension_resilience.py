@@ -140,7 +140,7 @@ async def test_service_worker_stopped_mid_session_loses_and_repeats_nothing(
         await cdp.detach()
         await asyncio.sleep(0.5)
         clicks += await shop_steps(page, base, ["dialog-view-cart", "checkout-button"])
-        after = await extension.status()
+        after = await extension.status_becomes(lambda status: status["counts"].get("click") == clicks)
         assert after["sessionId"] == session_id and after["nextSeq"] > before["nextSeq"]
         assert after["counts"]["click"] == clicks, "counts survive the restart"
         result = await extension.stop()
