@@ -10,9 +10,12 @@ task does); `replay` without an explicit browser takes that one, else launches i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -114,3 +117,31 @@ def using_browser(shared: SharedBrowser) -> Iterator[SharedBrowser]:
 def current_browser() -> SharedBrowser | None:
     """The shared browser `using_browser` set for this block, if any."""
     return _current.get()
+
+
+# Chromium's helper processes (crash handler, GPU, network) can outlive the main one by a moment and
+# still write into the profile as it is removed; removal is retried for this long, then left to the OS.
+PROFILE_REMOVAL_TRIES = 20
+PROFILE_REMOVAL_PAUSE_S = 0.1
+
+
+@asynccontextmanager
+async def chromium_profile() -> AsyncIterator[Path]:
+    """A throwaway Chromium profile folder, removed afterwards even while Chromium's last helper
+    processes still write into it (a plain TemporaryDirectory then fails with "Directory not empty")."""
+    profile = Path(tempfile.mkdtemp(prefix="codesight-profile-"))
+    try:
+        yield profile
+    finally:
+        for _ in range(PROFILE_REMOVAL_TRIES):
+            if await asyncio.to_thread(_removed, profile):
+                break
+            await asyncio.sleep(PROFILE_REMOVAL_PAUSE_S)
+        else:
+            log.warning("browser.profile_left_behind", path=str(profile))
+
+
+def _removed(folder: Path) -> bool:
+    """Remove what can be removed of `folder`; whether it is gone."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return not folder.exists()

@@ -8,7 +8,6 @@ as a person's session. Works on any site folder in the DESIGN.md format.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ import structlog
 from playwright.async_api import BrowserContext, Frame, Locator, Page, Worker, async_playwright
 
 from lab.browser import CHROMIUM_ARGS as REPLAY_CHROMIUM_ARGS
+from lab.browser import chromium_profile
 from lab.sites import JourneyStep, Site, load_site, page_url, serve_site
 
 log = structlog.get_logger(__name__)
@@ -42,24 +42,23 @@ async def extension_browser(
 ) -> AsyncIterator[tuple[BrowserContext, Worker]]:
     """Chromium with the CodeSight extension loaded; yields the context and its service worker."""
     ext = str(extension_dir)  # Chromium needs it absolute: callers pass a resolved path
-    with tempfile.TemporaryDirectory(prefix="codesight-profile-") as profile:
-        async with async_playwright() as pw:
-            context = await pw.chromium.launch_persistent_context(
-                profile,
-                executable_path=str(chromium),
-                headless=headless,
-                args=[*CHROMIUM_ARGS, f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
-                ignore_default_args=["--disable-extensions"],
-                viewport={"width": 1280, "height": 800},
-            )
-            try:
-                worker = context.service_workers[0] if context.service_workers else None
-                if worker is None:
-                    worker = await context.wait_for_event("serviceworker", timeout=15_000)
-                await worker.evaluate("() => globalThis.codesight !== undefined")
-                yield context, worker
-            finally:
-                await context.close()
+    async with chromium_profile() as profile, async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(chromium),
+            headless=headless,
+            args=[*CHROMIUM_ARGS, f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
+            ignore_default_args=["--disable-extensions"],
+            viewport={"width": 1280, "height": 800},
+        )
+        try:
+            worker = context.service_workers[0] if context.service_workers else None
+            if worker is None:
+                worker = await context.wait_for_event("serviceworker", timeout=15_000)
+            await worker.evaluate("() => globalThis.codesight !== undefined")
+            yield context, worker
+        finally:
+            await context.close()
 
 
 def _same_page(current_url: str, wanted_url: str) -> bool:

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
 from playwright.async_api import BrowserContext, Page, Worker, async_playwright
 from sqlmodel import col, select
 
+from lab.browser import chromium_profile
 from lab.collect import CHROMIUM_ARGS, extension_browser
 from lab.config import PROJECT_ROOT, get_settings
 from lab.db import Database
@@ -114,22 +114,21 @@ async def chromium_with_extension(
             yield Extension(context)
         return
     ext = str(settings.extension_dir)
-    with TemporaryDirectory(prefix="codesight-profile-") as profile:
-        async with async_playwright() as pw:
-            context = await pw.chromium.launch_persistent_context(
-                profile,
-                executable_path=str(settings.chromium_path),
-                headless=True,
-                args=[*CHROMIUM_ARGS, *extra_args, f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
-                ignore_default_args=["--disable-extensions"],
-                viewport={"width": 1280, "height": 800},
-            )
-            try:
-                extension = Extension(context)
-                await extension.worker()
-                yield extension
-            finally:
-                await context.close()
+    async with chromium_profile() as profile, async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(settings.chromium_path),
+            headless=True,
+            args=[*CHROMIUM_ARGS, *extra_args, f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
+            ignore_default_args=["--disable-extensions"],
+            viewport={"width": 1280, "height": 800},
+        )
+        try:
+            extension = Extension(context)
+            await extension.worker()
+            yield extension
+        finally:
+            await context.close()
 
 
 @asynccontextmanager
@@ -145,7 +144,7 @@ async def chromium_without_focus_emulation(extra_args: Sequence[str] = ()) -> As
     """
     settings = get_settings()
     ext = str(settings.extension_dir)
-    with TemporaryDirectory(prefix="codesight-profile-") as profile:
+    async with chromium_profile() as profile:
         chromium = await asyncio.create_subprocess_exec(
             str(settings.chromium_path),
             "--headless",

@@ -5,7 +5,6 @@ in IndexedDB. (Optional audio: test_extension_audio.py.)"""
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from procrastinate import App
 
+from lab.browser import chromium_profile
 from lab.collect import CHROMIUM_ARGS
 from lab.config import get_settings
 from lab.db import Database
@@ -158,39 +158,38 @@ async def test_browser_restarted_with_events_queued_sends_them_once(restartable_
     server = restartable_server
     settings = get_settings()
     ext = str(settings.extension_dir)
-    with tempfile.TemporaryDirectory(prefix="codesight-profile-") as profile:
-        async with serve_site(load_site(SHOP)) as base, async_playwright() as pw:
+    async with chromium_profile() as profile, serve_site(load_site(SHOP)) as base, async_playwright() as pw:
 
-            async def launch() -> Extension:
-                context = await pw.chromium.launch_persistent_context(
-                    profile,
-                    executable_path=str(settings.chromium_path),
-                    headless=True,
-                    args=[*CHROMIUM_ARGS, f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
-                    ignore_default_args=["--disable-extensions"],
-                    viewport={"width": 1280, "height": 800},
-                )
-                extension = Extension(context)
-                await extension.worker()
-                return extension
+        async def launch() -> Extension:
+            context = await pw.chromium.launch_persistent_context(
+                profile,
+                executable_path=str(settings.chromium_path),
+                headless=True,
+                args=[*CHROMIUM_ARGS, f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
+                ignore_default_args=["--disable-extensions"],
+                viewport={"width": 1280, "height": 800},
+            )
+            extension = Extension(context)
+            await extension.worker()
+            return extension
 
-            first = await launch()
-            session_id = await first.start(server.url, server.participant_token)
-            page = await first.new_tab()
-            clicks = await shop_steps(page, base, ["index.html", "accept-cookies"])
-            await first.call("codesight.flush({timeoutMs: 20000})")
-            await server.stop()
-            clicks += await shop_steps(page, base, ["product-link-4", "add-to-cart"])
-            queued = (await first.status())["queued"]
-            assert queued > 0
-            await first.context.close()
+        first = await launch()
+        session_id = await first.start(server.url, server.participant_token)
+        page = await first.new_tab()
+        clicks = await shop_steps(page, base, ["index.html", "accept-cookies"])
+        await first.call("codesight.flush({timeoutMs: 20000})")
+        await server.stop()
+        clicks += await shop_steps(page, base, ["product-link-4", "add-to-cart"])
+        queued = (await first.status())["queued"]
+        assert queued > 0
+        await first.context.close()
 
-            await server.start()
-            second = await launch()
-            status = await second.status()
-            assert status["sessionId"] == session_id and status["queued"] >= 0
-            result = await second.stop()
-            await second.context.close()
+        await server.start()
+        second = await launch()
+        status = await second.status()
+        assert status["sessionId"] == session_id and status["queued"] >= 0
+        result = await second.stop()
+        await second.context.close()
 
     events = await stored_events(server.services.db, session_id)
     assert_exactly_once(events, result["lastAck"] + 1)
