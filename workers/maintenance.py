@@ -27,10 +27,18 @@ log = structlog.get_logger(__name__)
 RETRY_STALLED_TASK = "maintenance.retry_stalled_jobs"
 # Procrastinate's workers beat every 10 s; three missed beats mean the worker is gone.
 STALLED_AFTER_SECONDS = 30
+# Housekeeping jobs are short and unblock others (a stalled job, a waiting endpoint): ahead of any step.
+MAINTENANCE_PRIORITY = 10
 
 
 @app.periodic(cron="* * * * *", periodic_id="retry-stalled-jobs")
-@app.task(name=RETRY_STALLED_TASK, queue=PIPELINE_QUEUE, queueing_lock=RETRY_STALLED_TASK, pass_context=True)
+@app.task(
+    name=RETRY_STALLED_TASK,
+    queue=PIPELINE_QUEUE,
+    queueing_lock=RETRY_STALLED_TASK,
+    priority=MAINTENANCE_PRIORITY,
+    pass_context=True,
+)
 async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
     """Queue again every job whose worker stopped beating; returns how many."""
     return await requeue_stalled(context.app, STALLED_AFTER_SECONDS)
@@ -56,14 +64,21 @@ DELIVER_WEBHOOKS_TASK = "maintenance.deliver_webhooks"
 WEBHOOK_ROUND = 100
 
 
-@app.task(name=DELIVER_WEBHOOKS_TASK, queue=PIPELINE_QUEUE, queueing_lock=DELIVER_WEBHOOKS_TASK)
+@app.task(
+    name=DELIVER_WEBHOOKS_TASK, queue=PIPELINE_QUEUE, queueing_lock=DELIVER_WEBHOOKS_TASK, priority=MAINTENANCE_PRIORITY
+)
 async def deliver_webhooks() -> None:
     """POST the webhook deliveries that are due, a round of WEBHOOK_ROUND at a time until none is left."""
     await _deliver_all()
 
 
 @app.periodic(cron="* * * * *", periodic_id="deliver-webhooks")
-@app.task(name="maintenance.deliver_webhooks_periodic", queue=PIPELINE_QUEUE, queueing_lock="deliver_webhooks_periodic")
+@app.task(
+    name="maintenance.deliver_webhooks_periodic",
+    queue=PIPELINE_QUEUE,
+    queueing_lock="deliver_webhooks_periodic",
+    priority=MAINTENANCE_PRIORITY,
+)
 async def deliver_webhooks_periodically(timestamp: int) -> None:
     """Once a minute: retries whose time has come (and anything a crash left behind)."""
     if get_settings().webhook_urls:

@@ -30,6 +30,9 @@ from workers.maintenance import kick_webhooks
 MAX_ATTEMPTS = 5
 RETRY = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, exponential_wait=2)
 TASK_NAMES = {step: f"pipeline.{step}" for step in STEPS}
+# When jobs wait (more sessions than workers), later steps go first: a session under way is finished
+# (reviewable, archived) before a new one is started, and less work sits half-done on a loaded machine.
+STEP_PRIORITY = {step: index for index, step in enumerate(STEPS)}
 # Procrastinate's job states; a job in one of these is a pipeline still under way.
 LIVE_JOB_STATUSES = ("todo", "doing")
 
@@ -66,22 +69,34 @@ async def _run(context: JobContext, step: str, session_id: str) -> None:
         await kick_webhooks(context.app)
 
 
-@app.task(name=TASK_NAMES["replay"], queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)
+@app.task(
+    name=TASK_NAMES["replay"], queue=PIPELINE_QUEUE, priority=STEP_PRIORITY["replay"], retry=RETRY, pass_context=True
+)
 async def replay(context: JobContext, session_id: str) -> None:
     await _run(context, "replay", session_id)
 
 
-@app.task(name=TASK_NAMES["quality"], queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)
+@app.task(
+    name=TASK_NAMES["quality"], queue=PIPELINE_QUEUE, priority=STEP_PRIORITY["quality"], retry=RETRY, pass_context=True
+)
 async def quality(context: JobContext, session_id: str) -> None:
     await _run(context, "quality", session_id)
 
 
-@app.task(name=TASK_NAMES["training"], queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)
+@app.task(
+    name=TASK_NAMES["training"],
+    queue=PIPELINE_QUEUE,
+    priority=STEP_PRIORITY["training"],
+    retry=RETRY,
+    pass_context=True,
+)
 async def training(context: JobContext, session_id: str) -> None:
     await _run(context, "training", session_id)
 
 
-@app.task(name=TASK_NAMES["archive"], queue=PIPELINE_QUEUE, retry=RETRY, pass_context=True)
+@app.task(
+    name=TASK_NAMES["archive"], queue=PIPELINE_QUEUE, priority=STEP_PRIORITY["archive"], retry=RETRY, pass_context=True
+)
 async def archive(context: JobContext, session_id: str) -> None:
     await _run(context, "archive", session_id)
 

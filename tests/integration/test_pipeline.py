@@ -323,3 +323,24 @@ def test_replay_summary_becomes_json_detail() -> None:
 
     sid = uuid.uuid4()
     assert summary_detail(Summary(sid, 0.5)) == {"summary": {"session_id": str(sid), "mean_reliability": 0.5}}
+
+
+async def test_a_session_under_way_goes_before_a_new_one(database: Database, pipeline_app: App) -> None:
+    """With more jobs waiting than workers, later steps are fetched first (workers.tasks.STEP_PRIORITY)."""
+    from workers.tasks import defer_step
+
+    async with database.session() as s:
+        new = await ingest.open_session(s, None, SessionOpen(site="shop"))
+        under_way = await ingest.open_session(s, None, SessionOpen(site="shop"))
+    await defer_step(pipeline_app, new.id, "replay")  # queued first
+    await defer_step(pipeline_app, under_way.id, "training")
+
+    worker_id = await pipeline_app.job_manager.register_worker()
+    first = await pipeline_app.job_manager.fetch_job(queues=["pipeline"], worker_id=worker_id)
+    second = await pipeline_app.job_manager.fetch_job(queues=["pipeline"], worker_id=worker_id)
+
+    assert first is not None and second is not None
+    assert [(job.task_name, job.task_kwargs["session_id"]) for job in (first, second)] == [
+        (TASK_NAMES["training"], str(under_way.id)),
+        (TASK_NAMES["replay"], str(new.id)),
+    ]
