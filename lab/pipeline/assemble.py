@@ -310,6 +310,21 @@ def screenshot_member_names(rows: SessionRows) -> dict[str, str]:
     return names
 
 
+def event_blob_keys(rows: SessionRows) -> dict[str, list[str]]:
+    """The blob keys of the session's DOM snapshots and audio, from their events (seq order)."""
+    keys: dict[str, list[str]] = {"snapshot": [], "audio": []}
+    for event in rows.events:
+        key = event.payload.get("blob_key")
+        if event.type in keys and isinstance(key, str):
+            keys[event.type].append(key)
+    return keys
+
+
+def blob_file_name(key: str) -> str:
+    """A stored file's name in the archive: the last part of its key (`12.html.gz`, unique per session by seq)."""
+    return PurePosixPath(key).name
+
+
 def session_document(rows: SessionRows) -> dict[str, Any]:
     """`session.json` of the archive: every row of the session as JSON (training bodies live in training.jsonl)."""
     return {

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from sqlmodel import col, delete
@@ -24,6 +24,8 @@ from lab.pipeline.assemble import (
     ACTION_EVENT_TYPES,
     action_frames,
     action_steps,
+    blob_file_name,
+    event_blob_keys,
     journey_events,
     screen_input,
     screenshot_member_names,
@@ -171,16 +173,23 @@ async def archive(
     settings = settings or get_settings()
     rows = await _rows(db, session_id)
     names = screenshot_member_names(rows)
-    contents = await _blobs_by_key(blobs, list(names))
+    stored = event_blob_keys(rows)  # DOM snapshots and audio, by event type
+    contents = await _blobs_by_key(blobs, [*names, *stored["snapshot"], *stored["audio"]])
     training_jsonl = to_jsonl(ex.body for ex in rows.training_examples if ex.valid)
-    contents_by_name: Mapping[str, bytes] = {names[key]: data for key, data in contents.items()}
-    key = await asyncio.to_thread(load_or_create_archive_key, settings)
-    data = await asyncio.to_thread(
-        build_archive,
-        SessionArchive(str(session_id), session_document(rows), training_jsonl, contents_by_name),
-        key,
-        created_at=utcnow(),
+
+    def by_name(keys: Iterable[str], name_of: Callable[[str], str] = blob_file_name) -> dict[str, bytes]:
+        return {name_of(key): contents[key] for key in keys}
+
+    archive_contents = SessionArchive(
+        str(session_id),
+        session_document(rows),
+        training_jsonl,
+        screenshots=by_name(names, names.__getitem__),
+        snapshots=by_name(stored["snapshot"]),
+        audio=by_name(stored["audio"]),
     )
+    key = await asyncio.to_thread(load_or_create_archive_key, settings)
+    data = await asyncio.to_thread(build_archive, archive_contents, key, created_at=utcnow())
     blob_key = archive_blob_key(session_id)
     await blobs.put(blob_key, data)
     async with db.session() as s:

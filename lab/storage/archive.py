@@ -4,7 +4,9 @@ Layout of an archive file::
 
     MAGIC (8 bytes) | header length (4 bytes, big-endian) | header (JSON, not encrypted) | body
 
-The body is a tar of `session.json`, `training.jsonl` and `screenshots/<name>`, compressed
+The body is a tar of `session.json`, `training.jsonl`, `screenshots/<name>` (WebP),
+`snapshots/<name>` (the gzipped DOM snapshots replay and evaluation load) and `audio/<name>`
+(the optional Opus/WebM narration): everything the session captured. It is compressed
 with zstandard, then encrypted with Fernet (AES-128-CBC + HMAC-SHA256). The Fernet token is
 stored base64-decoded to save the 33% base64 costs. The header carries what an operator
 needs without the key: format version, session id, which key (by fingerprint), sizes.
@@ -26,7 +28,9 @@ import zstandard
 from cryptography.fernet import Fernet, InvalidToken
 
 MAGIC = b"CSARCH1\n"
-FORMAT_VERSION = 1
+# 2 added snapshots/ and audio/ (and their counts in the header); version 1 archives still open.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 ARCHIVE_SUFFIX = ".tar.zst.enc"
 # Screenshots are WebP already; level 10 squeezes the JSON well and stays fast.
 ZSTD_LEVEL = 10
@@ -35,6 +39,8 @@ _HEADER_LENGTH_BYTES = 4
 SESSION_MEMBER = "session.json"
 TRAINING_MEMBER = "training.jsonl"
 SCREENSHOTS_DIR = "screenshots/"
+SNAPSHOTS_DIR = "snapshots/"
+AUDIO_DIR = "audio/"
 
 
 class ArchiveError(ValueError):
@@ -59,6 +65,12 @@ class SessionArchive:
     session: Mapping[str, Any]
     training_jsonl: str = ""
     screenshots: Mapping[str, bytes] = field(default_factory=dict)
+    snapshots: Mapping[str, bytes] = field(default_factory=dict)
+    audio: Mapping[str, bytes] = field(default_factory=dict)
+
+    def folders(self) -> dict[str, Mapping[str, bytes]]:
+        """Each file folder of the tar and its files by plain name."""
+        return {SCREENSHOTS_DIR: self.screenshots, SNAPSHOTS_DIR: self.snapshots, AUDIO_DIR: self.audio}
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,8 @@ class ArchiveHeader:
     encryption: str
     screenshot_count: int
     tar_bytes: int
+    snapshot_count: int = 0
+    audio_count: int = 0
 
 
 def _tar_bytes(archive: SessionArchive, mtime: float) -> bytes:
@@ -79,10 +93,11 @@ def _tar_bytes(archive: SessionArchive, mtime: float) -> bytes:
         (SESSION_MEMBER, json.dumps(archive.session, ensure_ascii=False, indent=1, default=str).encode()),
         (TRAINING_MEMBER, archive.training_jsonl.encode()),
     ]
-    for name, data in sorted(archive.screenshots.items()):
-        if not name or "/" in name or name in (".", ".."):
-            raise ValueError(f"screenshot name must be a plain file name: {name!r}")
-        members.append((SCREENSHOTS_DIR + name, data))
+    for folder, files in archive.folders().items():
+        for name, data in sorted(files.items()):
+            if not name or "/" in name or name in (".", ".."):
+                raise ValueError(f"{folder.rstrip('/')} file name must be a plain file name: {name!r}")
+            members.append((folder + name, data))
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in members:
             info = tarfile.TarInfo(name)
@@ -106,6 +121,8 @@ def build_archive(archive: SessionArchive, key: bytes, *, created_at: datetime) 
         encryption="fernet",
         screenshot_count=len(archive.screenshots),
         tar_bytes=len(tar),
+        snapshot_count=len(archive.snapshots),
+        audio_count=len(archive.audio),
     )
     header_bytes = json.dumps(asdict(header)).encode()
     return (
@@ -122,8 +139,8 @@ def _split(data: bytes) -> tuple[ArchiveHeader, bytes]:
         header = ArchiveHeader(**json.loads(data[start : start + header_length]))
     except (ValueError, TypeError) as exc:
         raise ArchiveError(f"archive header is unreadable: {exc}") from exc
-    if header.format_version != FORMAT_VERSION:
-        raise ArchiveError(f"archive format {header.format_version} is not supported (expected {FORMAT_VERSION})")
+    if header.format_version not in READABLE_VERSIONS:
+        raise ArchiveError(f"archive format {header.format_version} is not supported (readable: {READABLE_VERSIONS})")
     return header, data[start + header_length :]
 
 
@@ -143,7 +160,7 @@ def open_archive(data: bytes, key: bytes) -> SessionArchive:
     tar_bytes = zstandard.ZstdDecompressor().decompress(compressed, max_output_size=header.tar_bytes)
     session: Mapping[str, Any] = {}
     training_jsonl = ""
-    screenshots: dict[str, bytes] = {}
+    files: dict[str, dict[str, bytes]] = {SCREENSHOTS_DIR: {}, SNAPSHOTS_DIR: {}, AUDIO_DIR: {}}
     with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r") as tar:
         for member in tar.getmembers():
             extracted = tar.extractfile(member)
@@ -154,8 +171,15 @@ def open_archive(data: bytes, key: bytes) -> SessionArchive:
                 session = json.loads(content)
             elif member.name == TRAINING_MEMBER:
                 training_jsonl = content.decode()
-            elif member.name.startswith(SCREENSHOTS_DIR):
-                screenshots[member.name.removeprefix(SCREENSHOTS_DIR)] = content
+            else:
+                folder, _, name = member.name.partition("/")
+                if folder + "/" in files and name:
+                    files[folder + "/"][name] = content
     return SessionArchive(
-        session_id=header.session_id, session=session, training_jsonl=training_jsonl, screenshots=screenshots
+        session_id=header.session_id,
+        session=session,
+        training_jsonl=training_jsonl,
+        screenshots=files[SCREENSHOTS_DIR],
+        snapshots=files[SNAPSHOTS_DIR],
+        audio=files[AUDIO_DIR],
     )

@@ -14,6 +14,8 @@ from sqlmodel import col, func, select
 from lab.collect import collect_session
 from lab.config import PROJECT_ROOT, get_settings
 from lab.db.models import Event, ReplayResult, ReplayVerdict, Screenshot, SelectorCandidate
+from lab.storage.archive import open_archive
+from lab.storage.keys import load_or_create_archive_key
 from lab.training.validate import validate_jsonl_text
 from tests.conftest import LiveServer
 from workers.context import get_resources
@@ -107,4 +109,16 @@ async def test_collected_shop_session_goes_through_every_step_to_validated_jsonl
             assert (await live_server.services.blobs.get(shot.blob_key))[8:12] == b"WEBP"
     archive_key = body["archive_key"]
     assert isinstance(archive_key, str)
-    assert await live_server.services.blobs.exists(archive_key)
+    # Everything the session captured is in its one archive: events, screenshots, DOM snapshots.
+    archive = open_archive(
+        await live_server.services.blobs.get(archive_key), load_or_create_archive_key(get_settings())
+    )
+    async with live_server.services.db.session() as s:
+        snapshots = (await s.exec(select(Event).where(Event.type == "snapshot"))).all()
+    assert snapshots and len(archive.snapshots) == len(snapshots) == len(
+        [e for e in archive.session["events"] if e["type"] == "snapshot"]
+    )
+    for event in snapshots:
+        stored = await live_server.services.blobs.get(event.payload["blob_key"])
+        assert archive.snapshots[f"{event.seq}.html.gz"] == stored and stored[:2] == b"\x1f\x8b"
+    assert len(archive.screenshots) == len(shots)

@@ -89,6 +89,8 @@ async def blob_findings(server: LiveServer, session_id: str) -> dict[str, list[s
             assert archive.session_id == session_id
             text = json.dumps(archive.session) + archive.training_jsonl
             text += "".join(shot.decode("latin-1") for shot in archive.screenshots.values())
+            text += "".join(gzip.decompress(dom).decode("utf-8", "replace") for dom in archive.snapshots.values())
+            assert archive.snapshots, "the archive carries the DOM snapshots too"
         else:
             text = data.decode("latin-1")
         findings[key] = found_in(text)

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 
 from lab.config import Settings
 from lab.storage.archive import (
+    MAGIC,
     ArchiveError,
     SessionArchive,
     archive_blob_key,
@@ -36,6 +37,8 @@ def sample() -> SessionArchive:
         },
         training_jsonl='{"messages":[]}\n',
         screenshots={"3.webp": b"RIFF....WEBP" * 100, "9.webp": b"\x00\x01\x02"},
+        snapshots={"4.html.gz": b"\x1f\x8b snapshot of the cart page"},
+        audio={"1.webm": b"\x1a\x45\xdf\xa3 opus narration"},
     )
 
 
@@ -53,6 +56,7 @@ def test_header_is_readable_without_the_key_and_contents_are_not() -> None:
     assert header.session_id == sample().session_id
     assert header.key_id == key_fingerprint(key)
     assert (header.compression, header.encryption, header.screenshot_count) == ("zstd", "fernet", 2)
+    assert (header.format_version, header.snapshot_count, header.audio_count) == (2, 1, 1)
     assert header.created_at == CREATED.isoformat()
     assert b"shop" not in data and b"RIFF" not in data
 
@@ -70,6 +74,25 @@ def test_tampered_body_is_rejected() -> None:
     data[-40] ^= 0xFF
     with pytest.raises(ArchiveError):
         open_archive(bytes(data), key)
+
+
+def test_a_version_1_archive_still_opens() -> None:
+    """Archives written before snapshots and audio joined them (format 1: no such header fields)."""
+    import json
+
+    key = Fernet.generate_key()
+    old = SessionArchive("s", {"session": {}}, "", {"1.webp": b"RIFF"})
+    data = build_archive(old, key, created_at=CREATED)
+    start = len(MAGIC) + 4
+    length = int.from_bytes(data[len(MAGIC) : start], "big")
+    header = json.loads(data[start : start + length])
+    header["format_version"] = 1
+    for newer in ("snapshot_count", "audio_count"):
+        del header[newer]
+    raw = json.dumps(header).encode()
+    version_1 = MAGIC + len(raw).to_bytes(4, "big") + raw + data[start + length :]
+    assert read_archive_header(version_1).format_version == 1
+    assert open_archive(version_1, key) == old
 
 
 def test_not_an_archive() -> None:
