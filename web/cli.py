@@ -504,7 +504,7 @@ def webhooks() -> None:
 @webhooks.command("secret")
 def webhooks_secret() -> None:
     """Print a new signing secret for CODESIGHT_WEBHOOK_SECRET (whsec_…, Standard Webhooks)."""
-    from lab.webhooks import new_secret
+    from lab.monitoring.webhooks import new_secret
 
     click.echo(new_secret())
 
@@ -513,7 +513,7 @@ def webhooks_secret() -> None:
 def webhooks_test() -> None:
     """Send a `webhook.test` event to every endpoint now and print what each answered."""
     from lab.db import Database
-    from lab.webhooks import deliver_due, enqueue, recent_deliveries
+    from lab.monitoring.webhooks import deliver_due, enqueue, recent_deliveries
 
     settings = get_settings()
     if not settings.webhook_urls:
@@ -540,7 +540,7 @@ def webhooks_test() -> None:
 def webhooks_list(limit: int) -> None:
     """The newest deliveries: event, endpoint, status, attempts, last answer."""
     from lab.db import Database
-    from lab.webhooks import recent_deliveries
+    from lab.monitoring.webhooks import recent_deliveries
 
     settings = get_settings()
 

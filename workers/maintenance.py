@@ -1,5 +1,5 @@
 """Housekeeping the workers do by themselves: jobs of a worker that died are queued again, and
-webhook deliveries go out (lab.webhooks).
+webhook deliveries go out (lab.monitoring.webhooks).
 
 A worker killed mid-job (OOM, SIGKILL, a machine reboot) leaves its job 'doing' for ever, and the
 session's pipeline or the fine-tuning run waits on it. Procrastinate's workers send a heartbeat
@@ -16,9 +16,8 @@ import structlog
 from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
-from lab import webhooks
 from lab.config import get_settings
-from lab.monitoring import metrics
+from lab.monitoring import metrics, webhooks
 from workers.app import PIPELINE_QUEUE, app
 from workers.context import get_resources
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import structlog
 
-from lab import webhooks
 from lab.db.engine import Database
-from lab.monitoring import metrics
+from lab.monitoring import metrics, webhooks
 from lab.pipeline.status import STEPS, record_step, set_session_status
 from lab.pipeline.steps import STEP_FUNCTIONS
 from lab.storage.blobs import BlobStore

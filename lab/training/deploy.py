@@ -25,9 +25,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lab import webhooks
 from lab.config import Settings
 from lab.db.models import Deployment, TrainingRun, utcnow
+from lab.monitoring import webhooks
 from lab.training.azure_arm import deployment_name
 from lab.training.examples import TOOLS, ActionStep, PageContext, build_example
 from lab.training.live import deployment_changed

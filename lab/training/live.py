@@ -7,9 +7,9 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lab import webhooks
 from lab.db.models import Deployment, Evaluation, TrainingRun
 from lab.db.notify import notify
+from lab.monitoring import webhooks
 
 # A run's status or columns changed (status, job, files, model, error).
 RUN_STATUS = "training.run"

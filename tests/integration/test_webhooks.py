@@ -21,8 +21,8 @@ from standardwebhooks import Webhook
 from lab.config import Settings, get_settings
 from lab.db import Database
 from lab.db.models import Session, TrainingRun, WebhookDelivery
+from lab.monitoring.webhooks import RETRY_DELAYS, deliver_due, enqueue, new_secret, run_finished, session_finished
 from lab.storage.blobs import LocalBlobStore
-from lab.webhooks import RETRY_DELAYS, deliver_due, enqueue, new_secret, run_finished, session_finished
 from tests.conftest import LiveServer, _free_port
 from tests.integration.test_pipeline import recorded_session
 from workers.context import use_resources

@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from lab.db.models import WebhookDelivery
-from lab.webhooks import enqueue, recent_deliveries
+from lab.monitoring.webhooks import enqueue, recent_deliveries
 from web.auth import admin_guard
 from web.services import ServicesDep
 from workers.maintenance import kick_webhooks
