@@ -24,8 +24,9 @@ from workers.context import get_resources
 log = structlog.get_logger(__name__)
 
 RETRY_STALLED_TASK = "maintenance.retry_stalled_jobs"
-# Procrastinate's workers beat every 10 s; three missed beats mean the worker is gone.
-STALLED_AFTER_SECONDS = 30
+# Procrastinate's workers beat every 10 s. Its docs use 30 s; twelve missed beats leave room for an
+# event loop held up by CPU-bound work on a loaded machine, where a live job must never be run twice.
+STALLED_AFTER_SECONDS = 120
 # Housekeeping jobs are short and unblock others (a stalled job, a waiting endpoint): ahead of any step.
 MAINTENANCE_PRIORITY = 10
 
