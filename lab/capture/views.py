@@ -207,6 +207,23 @@ async def session_row(s: AsyncSession, session: Session) -> SessionRow:
     return _row(session, steps, count)
 
 
+@dataclass(frozen=True)
+class SessionOverview:
+    """A session with its list row and pipeline steps: what its page, status card and API show first."""
+
+    session: Session
+    row: SessionRow
+    steps: list[dict[str, Any]]
+
+
+async def session_overview(s: AsyncSession, session_id: uuid.UUID) -> SessionOverview:
+    """The session's overview; LookupError naming it when there is no such session."""
+    session = await s.get(Session, session_id)
+    if session is None:
+        raise LookupError(f"session {session_id} does not exist")
+    return SessionOverview(session, await session_row(s, session), await step_details(s, session_id))
+
+
 async def step_details(s: AsyncSession, session_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = (await s.exec(select(PipelineStep).where(PipelineStep.session_id == session_id))).all()
     by_step = {r.step: r for r in rows}

@@ -19,6 +19,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lab.capture import ingest, views
 from lab.capture.wire import BatchAck, EnvelopeError, SessionOpen, SessionOpened, parse_batch
@@ -40,6 +41,14 @@ SERVER_ERROR_MESSAGE = "the batch could not be stored because of a server error;
 class ReviewBody(BaseModel):
     decision: str
     reason: str = ""
+
+
+async def overview_or_404(s: AsyncSession, session_id: uuid.UUID) -> views.SessionOverview:
+    """The session's overview (lab.capture.views), or a 404 naming it."""
+    try:
+        return await views.session_overview(s, session_id)
+    except LookupError as exc:
+        raise NotFoundException(str(exc)) from exc
 
 
 def ws_path(session_id: uuid.UUID) -> str:
@@ -198,13 +207,10 @@ class SessionController(Controller):
     @get("/{session_id:uuid}", guards=[reader_guard])
     async def get_session(self, session_id: FromPath[uuid.UUID], services: ServicesDep) -> dict[str, Any]:
         async with services.db.session() as s:
-            session = await s.get(Session, session_id)
-            if session is None:
-                raise NotFoundException(f"session {session_id} does not exist")
-            row = await views.session_row(s, session)
-            steps = await views.step_details(s, session_id)
-        body = row.as_json()
-        body["pipeline"] = steps
+            overview = await overview_or_404(s, session_id)
+        session = overview.session
+        body = overview.row.as_json()
+        body["pipeline"] = overview.steps
         body["quality"] = session.quality
         body["archive_key"] = session.archive_key
         body["archive_bytes"] = session.archive_bytes

@@ -16,6 +16,7 @@ from lab.capture import views
 from lab.db.models import REVIEW_STATUSES, SESSION_MODES, SESSION_STATUSES, Event, Screenshot, Session, User
 from lab.quality.review import record_review
 from web.api.participants import erased
+from web.api.sessions import overview_or_404
 from web.auth import TOKEN_COOKIE, admin_guard, reader_guard, reviewer_guard
 from web.services import Services, ServicesDep
 from workers.tasks import ResumeRefusedError, resume_pipeline
@@ -30,12 +31,8 @@ async def status_card(
 ) -> Template:
     """The session page's live status card (steps, errors, the Run again button)."""
     async with services.db.session() as s:
-        session = await s.get(Session, session_id)
-        if session is None:
-            raise NotFoundException(f"session {session_id} does not exist")
-        row = await views.session_row(s, session)
-        steps = await views.step_details(s, session_id)
-    context = {"row": row, "steps": steps, "session": session, "user": user, "error": error}
+        overview = await overview_or_404(s, session_id)
+    context = {"row": overview.row, "steps": overview.steps, "session": overview.session, "user": user, "error": error}
     return Template("partials/session_status.html", context=context, status_code=status_code)
 
 
@@ -117,11 +114,7 @@ class DashboardController(Controller):
         self, request: Request[User, Any, Any], session_id: FromPath[uuid.UUID], services: ServicesDep
     ) -> Template:
         async with services.db.session() as s:
-            session = await s.get(Session, session_id)
-            if session is None:
-                raise NotFoundException(f"session {session_id} does not exist")
-            row = await views.session_row(s, session)
-            steps = await views.step_details(s, session_id)
+            overview = await overview_or_404(s, session_id)
             clicks = await views.session_clicks(s, session_id)
             timeline = await views.session_timeline(s, session_id)
         conditions = sorted(
@@ -131,9 +124,9 @@ class DashboardController(Controller):
         return Template(
             "session.html",
             context={
-                "row": row,
-                "session": session,
-                "steps": steps,
+                "row": overview.row,
+                "session": overview.session,
+                "steps": overview.steps,
                 "clicks": clicks,
                 "timeline": timeline,
                 "conditions": conditions,
