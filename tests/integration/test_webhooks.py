@@ -252,3 +252,33 @@ async def test_erasing_a_session_takes_its_webhook_events_with_it(
 
     assert report.rows_deleted["webhook_deliveries"] == 1
     assert [d.payload["data"]["session_id"] for d in await deliveries(database)] == [str(kept.id)]
+
+
+async def test_a_deploy_from_the_dashboard_is_announced_at_once(
+    receiver: Receiver, secret: str, live_server: LiveServer
+) -> None:
+    db, queue = live_server.services.db, live_server.services.queue
+    async with db.session() as s:
+        run = TrainingRun(
+            site="shop",
+            provider="openai",
+            model="gpt-4o-2024-08-06",
+            status="succeeded",
+            fine_tuned_model="ft:gpt-4o-2024-08-06:codesight::shop1",
+        )
+        s.add(run)
+    headers = {"Authorization": f"Bearer {live_server.user_token}"}
+    async with httpx.AsyncClient(base_url=live_server.url, headers=headers) as client:
+        deployed = await client.post(f"/api/v1/training/runs/{run.id}/deploy")
+    assert deployed.status_code == 200, deployed.text
+    waiting = await queue.job_manager.list_jobs_async(task="maintenance.deliver_webhooks", status="todo")
+    assert len(list(waiting)) == 1, "a delivery round is queued with the deploy, not left to the minute's round"
+
+    await queue.run_worker_async(queues=["pipeline"], wait=False, install_signal_handlers=False)
+    [event] = [e for e in receiver.events(secret) if e["type"] == "model.deployed"]
+    assert event["data"] == {
+        "site": "shop",
+        "model": "ft:gpt-4o-2024-08-06:codesight::shop1",
+        "run_id": str(run.id),
+        "rolled_back": None,
+    }

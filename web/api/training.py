@@ -26,6 +26,7 @@ from lab.training.finetune import Hyperparameters
 from lab.training.providers import ProviderError
 from web.auth import reader_guard, trainer_guard
 from web.services import Services, ServicesDep
+from workers.maintenance import kick_webhooks
 from workers.training_tasks import start_run
 
 # --- request bodies ---------------------------------------------------------------------------
@@ -273,6 +274,7 @@ async def deploy_training_run(services: Services, run_id: uuid.UUID, user: User)
             raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
         await _ensure_serving(s, services, deployment)
         await runs.add_event(s, run.id, f"Deployed {deployment.model} for {run.site} by {user.name}")
+    await kick_webhooks(services.queue)  # model.deployed goes out now, not at the next minute's round
     return deployment
 
 
@@ -294,16 +296,19 @@ async def rollback_site(services: Services, site: str, user: User) -> Deployment
         except deploy.NoDeployment as exc:
             raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
         await _ensure_serving(s, services, previous)
-        return previous
+    await kick_webhooks(services.queue)
+    return previous
 
 
 async def cancel_training_run(services: Services, run_id: uuid.UUID, user: User) -> TrainingRun:
     try:
-        return await runs.cancel_run(services.db, services.settings, run_id, user.id)
+        run = await runs.cancel_run(services.db, services.settings, run_id, user.id)
     except LookupError as exc:
         raise NotFoundException(str(exc)) from exc
     except runs.RunConflict as exc:
         raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+    await kick_webhooks(services.queue)  # training.run.cancelled
+    return run
 
 
 class TrainingController(Controller):
