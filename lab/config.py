@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     archive_key: str | None = Field(
         default=None, description="base64 Fernet key for archives; default <home>/archive.key (created)"
     )
+    working_copy_days: int = Field(
+        default=30,
+        ge=0,
+        description="days a session's loose files stay in the blob store after its archive is written (0: none)",
+    )
 
     sites_dirs: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "fixtures" / "sites"])
     chromium_path: Path = Path("/usr/bin/chromium")

@@ -30,6 +30,8 @@ from lab.db import Database
 from lab.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from lab.db.migrate import migrate
 from lab.monitoring.logging import configure_logging
+from lab.storage.blobs import LocalBlobStore
+from lab.storage.fallback import ArchiveBackedBlobStore, with_archive_fallback
 from web.services import Services
 
 TEMPLATE_DB = "codesight_template"
@@ -152,21 +154,30 @@ class LiveServer:
     user_token: str
 
     @property
+    def local_blobs(self) -> LocalBlobStore:
+        """The local store under the Services' archive-backed one (raw reads, its folder on disk)."""
+        blobs = self.services.blobs
+        assert isinstance(blobs, ArchiveBackedBlobStore) and isinstance(blobs.inner, LocalBlobStore)
+        return blobs.inner
+
+    @property
     def ws_url(self) -> str:
         return "ws" + self.url.removeprefix("http")
 
 
 @pytest.fixture
 async def live_server(database: Database, pipeline_app: App, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    """`codesight up`'s web app on this test's database, a local blob store and the queue (no worker)."""
+    """`codesight up`'s web app on this test's database, a local blob store (archive-backed) and the queue
+    (no worker)."""
     from lab.accounts import add_participant, add_user
-    from lab.storage.blobs import LocalBlobStore
     from web.app import create_app
     from web.server import make_server
     from workers.context import use_resources
 
     settings = get_settings()
-    services = Services(settings=settings, db=database, blobs=LocalBlobStore(tmp_path / "blobs"), queue=pipeline_app)
+    # Wrapped as the composition roots wrap it; the archive key is read from settings when first needed.
+    blobs = with_archive_fallback(LocalBlobStore(tmp_path / "blobs"))
+    services = Services(settings=settings, db=database, blobs=blobs, queue=pipeline_app)
     async with database.session() as s:
         _, participant_token = await add_participant(s, "robot")
         _, user_token = await add_user(s, "alice", "admin")

@@ -54,15 +54,18 @@ async def database_url(settings: Settings, *, start_embedded: bool = True) -> As
 async def services_for(settings: Settings, url: str) -> AsyncIterator[Services]:
     from lab.db import Database
     from lab.storage.factory import blob_store_from_settings
+    from lab.storage.fallback import with_archive_fallback
     from lab.storage.s3 import S3BlobStore
     from web.services import Services
     from workers.app import create_app as create_queue
     from workers.context import set_resources
 
     db = Database(url)
-    blobs = blob_store_from_settings(settings)
-    if isinstance(blobs, S3BlobStore):
-        await blobs.ensure_bucket()
+    store = blob_store_from_settings(settings)
+    if isinstance(store, S3BlobStore):
+        await store.ensure_bucket()
+    # Readers never notice that an archived session's loose files expired: they come from its archive.
+    blobs = with_archive_fallback(store, settings)
     set_resources(db, blobs)
     queue = create_queue(db.url)
     try:

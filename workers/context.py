@@ -1,7 +1,8 @@
 """What pipeline tasks run against in this process: one Database, one BlobStore and one replay browser.
 
 The composition root (web/cli.py) hands in the ones it built with `set_resources`; a worker
-started without that builds them from settings on first use. Tests use `use_resources`. The
+started without that builds them from settings on first use (the blob store wrapped so that expired working copies
+are read from their session's archive, lab.storage.fallback). Tests use `use_resources`. The
 browser (lab.browser.SharedBrowser) launches on the first replay job, relaunches if it
 crashed, and is closed by `close_browser` when the workers stop (workers.app.run_workers).
 """
@@ -18,6 +19,7 @@ from lab.db import Database
 from lab.db.embedded import database_url
 from lab.storage.blobs import BlobStore
 from lab.storage.factory import blob_store_from_settings
+from lab.storage.fallback import with_archive_fallback
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ def get_resources() -> WorkerResources:
     global _current
     if _current is None:
         settings = get_settings()
-        _current = WorkerResources(Database(database_url(settings)), blob_store_from_settings(settings))
+        blobs = with_archive_fallback(blob_store_from_settings(settings), settings)
+        _current = WorkerResources(Database(database_url(settings)), blobs)
     return _current
 
 

@@ -1,5 +1,6 @@
-"""Housekeeping the workers do by themselves: jobs of a worker that died are queued again, and
-webhook deliveries go out (lab.monitoring.webhooks).
+"""Housekeeping the workers do by themselves: jobs of a worker that died are queued again,
+webhook deliveries go out (lab.monitoring.webhooks), and archived sessions' working copies
+expire (lab.storage.retention).
 
 A worker killed mid-job (OOM, SIGKILL, a machine reboot) leaves its job 'doing' for ever, and the
 session's pipeline or the fine-tuning run waits on it. Procrastinate's workers send a heartbeat
@@ -11,6 +12,7 @@ documentation recommends). Every pipeline step and training task is safe to run 
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 
 import structlog
 from procrastinate import App, JobContext
@@ -18,6 +20,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from lab.config import get_settings
 from lab.monitoring import metrics, webhooks
+from lab.storage.retention import expire_working_copies
 from workers.app import PIPELINE_QUEUE, app
 from workers.context import get_resources
 
@@ -102,3 +105,20 @@ async def kick_webhooks(queue: App) -> None:
         return
     with contextlib.suppress(AlreadyEnqueued):  # a round is already waiting: it will send these too
         await queue.configure_task(DELIVER_WEBHOOKS_TASK).defer_async()
+
+
+EXPIRE_WORKING_COPIES_TASK = "maintenance.expire_working_copies"
+
+
+@app.periodic(cron="17 * * * *", periodic_id="expire-working-copies")
+@app.task(
+    name=EXPIRE_WORKING_COPIES_TASK,
+    queue=PIPELINE_QUEUE,
+    queueing_lock=EXPIRE_WORKING_COPIES_TASK,
+    priority=MAINTENANCE_PRIORITY,
+)
+async def expire_working_copies_periodically(timestamp: int) -> int:
+    """Once an hour: delete the loose files of sessions archived CODESIGHT_WORKING_COPY_DAYS ago; returns how many."""
+    resources = get_resources()
+    report = await expire_working_copies(resources.db, resources.blobs, get_settings(), datetime.now(UTC))
+    return len(report.expired)

@@ -70,6 +70,8 @@ class Session(SQLModel, table=True):
     quality: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     archive_key: str | None = None
     archive_bytes: int | None = Field(default=None, sa_type=BigInteger)
+    # When the loose screenshots, snapshots and audio were deleted (only the archive remains); None while kept.
+    working_copies_deleted_at: datetime | None = _ts(nullable=True)
     review_status: str = Field(default="pending", index=True)
     review_reason: str | None = None
     reviewed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")

@@ -71,6 +71,17 @@ STALLED_JOBS_RETRIED = Counter(
 PIPELINE_RESUMES = Counter(
     "codesight_pipeline_resumes", "Stopped pipelines run again from their first unfinished step, by step", ["step"]
 )
+# Loose session files deleted once their archive is old enough (lab.storage.retention).
+WORKING_COPIES_EXPIRED = Counter(
+    "codesight_working_copies_expired", "Sessions whose loose screenshots, snapshots and audio were deleted"
+)
+WORKING_COPY_BYTES_FREED = Counter(
+    "codesight_working_copy_bytes_freed", "Bytes of loose session files deleted after their archive was written"
+)
+WORKING_COPIES_KEPT = Counter(
+    "codesight_working_copies_kept",
+    "Sessions due for expiry whose loose files were kept: the archive did not open or lacked a file",
+)
 # Fine-tuning runs' tasks on the `training` queue: start (upload, create the job), follow (one look at
 # the job), evaluate (score and maybe deploy). A follow is short; evaluate runs the model on every example.
 TRAINING_TASKS = ("start", "follow", "evaluate")
@@ -99,7 +110,8 @@ QUEUE_DEPTH_ERRORS = Counter(
 # Storage, read from Postgres at scrape time (lab.monitoring.storage_usage): the database's numbers, as queue depth.
 STORAGE_BYTES = Gauge(
     "codesight_storage_bytes",
-    "Bytes stored, by kind: archives (blob store), screenshots (blob store), database (Postgres); read at scrape",
+    "Bytes stored, by kind: archives (blob store), screenshots kept loose (blob store), database (Postgres); "
+    "read at scrape",
     ["kind"],
 )
 STORAGE_SESSIONS = Gauge(

@@ -35,12 +35,19 @@ log = structlog.get_logger(__name__)
 STORAGE_TIMEOUT_S = 2.0
 # Decimal GB, the larger unit of the two a bill may mean: the estimate errs high, never low.
 BYTES_PER_GB = 10**9
-# What the blob store holds, and so what it bills: each session's archive, and its screenshots, which
-# stay in the store after archiving (nothing deletes them then). The database is priced differently, not here.
+# What the blob store holds, and so what it bills: each session's archive, and its screenshots while
+# they are kept loose (until CODESIGHT_WORKING_COPY_DAYS after the archive, lab.storage.retention; then
+# they are in the archive's bytes only). The database is priced differently, not here.
 BLOB_STORE_KINDS = ("archives", "screenshots")
 
 _ARCHIVE_BYTES = select(func.coalesce(func.sum(col(Session.archive_bytes)), 0)).scalar_subquery()
-_SCREENSHOT_BYTES = select(func.coalesce(func.sum(col(Screenshot.size_bytes)), 0)).scalar_subquery()
+_SCREENSHOT_BYTES = (
+    select(func.coalesce(func.sum(col(Screenshot.size_bytes)), 0))
+    .select_from(Screenshot)
+    .join(Session, col(Session.id) == col(Screenshot.session_id))
+    .where(col(Session.working_copies_deleted_at).is_(None))
+    .scalar_subquery()
+)
 _BYTES = select(_ARCHIVE_BYTES, _SCREENSHOT_BYTES, func.pg_database_size(func.current_database()))
 _SESSIONS_BY_STATUS = select(col(Session.status), func.count()).group_by(col(Session.status))
 

@@ -20,6 +20,14 @@ class PrefixDeletion:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BlobStat:
+    """A stored blob's size and a token that changes whenever the blob is written again."""
+
+    size_bytes: int
+    version: str
+
+
 def check_folder_prefix(prefix: str) -> None:
     """A prefix to delete under must name a folder (`sessions/<id>/`): never everything, never a name's start."""
     if not prefix.strip("/") or not prefix.endswith("/"):
@@ -34,6 +42,10 @@ class BlobStore(Protocol):
     async def get(self, key: str) -> bytes: ...
 
     async def exists(self, key: str) -> bool: ...
+
+    async def stat(self, key: str) -> BlobStat | None:
+        """Size and version of a blob, None when there is none (one HEAD, no body)."""
+        ...
 
     async def delete(self, key: str) -> None: ...
 
@@ -72,6 +84,14 @@ class LocalBlobStore:
 
     async def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    async def stat(self, key: str) -> BlobStat | None:
+        try:
+            info = self._path(key).stat()
+        except FileNotFoundError:
+            return None
+        # Every put replaces the file (rename), so size and mtime change together with the content.
+        return BlobStat(info.st_size, f"{info.st_ino}-{info.st_mtime_ns}")
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -8,14 +8,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from lab.storage.blobs import PrefixDeletion, check_folder_prefix
+from lab.storage.blobs import BlobStat, PrefixDeletion, check_folder_prefix
 
 # Archives are written once and read rarely, at unknown times: Intelligent-Tiering moves
 # them to cheaper tiers by itself, with no retrieval fees
 # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/intelligent-tiering-overview.html).
 ARCHIVE_STORAGE_CLASS = "INTELLIGENT_TIERING"
 DEFAULT_STORAGE_CLASS = "STANDARD"
-# Screenshots are viewed in review during the first weeks, then hardly at all.
+# Loose screenshots, snapshots and audio are viewed in review during the first weeks, then hardly at all;
+# they are deleted CODESIGHT_WORKING_COPY_DAYS after the archive (lab.storage.retention, which checks the
+# archive first: a lifecycle expiration could not), so this moves only those kept longer than 30 days.
 SCREENSHOT_TIERING_AFTER_DAYS = 30
 # Uploads that never completed still cost storage until aborted.
 ABORT_INCOMPLETE_UPLOAD_AFTER_DAYS = 7
@@ -94,6 +96,15 @@ class S3BlobStore:
                 return False
             raise
         return True
+
+    async def stat(self, key: str) -> BlobStat | None:
+        try:
+            head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND_CODES:
+                return None
+            raise
+        return BlobStat(int(head.get("ContentLength", 0)), str(head.get("ETag", "")))
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)

@@ -38,7 +38,7 @@ from lab.db.models import (
 from lab.pipeline import init_steps, run_step
 from lab.privacy.erase import ErasureRefusedError, erase_participant, erase_session
 from lab.storage.archive import ARCHIVE_SUFFIX, archive_blob_key
-from lab.storage.blobs import LocalBlobStore, PrefixDeletion
+from lab.storage.blobs import BlobStore, LocalBlobStore, PrefixDeletion
 from lab.vision.cache import cache_key, image_sha256
 from tests.conftest import LiveServer
 from tests.integration.test_pipeline import wire_events
@@ -73,7 +73,7 @@ def session_events(shade: int) -> list[dict[str, Any]]:
     return events
 
 
-async def record(database: Database, blobs: LocalBlobStore, participant_id: uuid.UUID | None, shade: int) -> uuid.UUID:
+async def record(database: Database, blobs: BlobStore, participant_id: uuid.UUID | None, shade: int) -> uuid.UUID:
     """A completed session of `participant_id` written through ingest, with a replay result and verdict."""
     async with database.session() as s:
         session = await ingest.open_session(s, participant_id, SessionOpen(site="shop", site_version="v1"))
@@ -100,9 +100,7 @@ async def record(database: Database, blobs: LocalBlobStore, participant_id: uuid
     return session_id
 
 
-async def processed(
-    database: Database, blobs: LocalBlobStore, participant_id: uuid.UUID | None, shade: int
-) -> uuid.UUID:
+async def processed(database: Database, blobs: BlobStore, participant_id: uuid.UUID | None, shade: int) -> uuid.UUID:
     """A session taken through quality, training and archive, with a vision answer cached for one screenshot."""
     session_id = await record(database, blobs, participant_id, shade)
     for step in ("quality", "training", "archive"):
@@ -265,7 +263,6 @@ def auth(token: str) -> dict[str, str]:
 
 async def test_delete_endpoints_answer_report_404_409_and_403(live_server: LiveServer) -> None:
     services = live_server.services
-    assert isinstance(services.blobs, LocalBlobStore)
     async with services.db.session() as s:
         _, viewer_token = await add_user(s, "victor", "viewer")
         participant, _ = await add_participant(s, "leaving")
@@ -306,7 +303,6 @@ async def test_delete_endpoints_answer_report_404_409_and_403(live_server: LiveS
 
 async def test_dashboard_delete_form_for_admins_redirects_to_the_list(live_server: LiveServer) -> None:
     services = live_server.services
-    assert isinstance(services.blobs, LocalBlobStore)
     async with services.db.session() as s:
         _, viewer_token = await add_user(s, "victor", "viewer")
     first = await record(services.db, services.blobs, None, 70)

@@ -26,7 +26,6 @@ from sqlmodel import col, select
 from lab.db.models import Event, Page, Screenshot, Session
 from lab.pipeline import run_step
 from lab.storage.archive import open_archive
-from lab.storage.blobs import LocalBlobStore
 from tests.conftest import LiveServer
 from tests.integration.test_ingest_api import auth, click, now_ms, open_session, page
 from tests.integration.test_ingest_stream_errors import screenshot, stored_seqs
@@ -66,8 +65,7 @@ def refusals(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
 async def test_an_event_the_database_refuses_is_its_own_error_and_the_rest_is_stored_over_the_websocket(
     refusing_database: str, live_server: LiveServer, archive_key: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    blobs = live_server.services.blobs
-    assert isinstance(blobs, LocalBlobStore)
+    blobs = live_server.local_blobs
     async with httpx.AsyncClient() as client:
         sid = await open_session(client, live_server)
     wide = screenshot(2, for_seq=1)

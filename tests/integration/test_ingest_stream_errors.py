@@ -18,7 +18,6 @@ import websockets
 from sqlmodel import col, select
 
 from lab.db.models import Event, Screenshot, Session
-from lab.storage.blobs import LocalBlobStore
 from tests.conftest import LiveServer
 from tests.integration.test_ingest_api import auth, click, now_ms, open_session, page, webp_data_url
 from web.api.sessions import SERVER_ERROR_MESSAGE
@@ -47,8 +46,7 @@ async def stored_seqs(server: LiveServer, session_id: str) -> list[int]:
 async def test_a_batch_that_fails_in_storage_gets_an_error_frame_and_keeps_what_was_acked(
     live_server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    blobs = live_server.services.blobs
-    assert isinstance(blobs, LocalBlobStore)
+    blobs = live_server.local_blobs
     async with httpx.AsyncClient() as client:
         sid = await open_session(client, live_server)
     uri = f"{live_server.ws_url}/ws/v1/sessions/{sid}?token={live_server.participant_token}"
@@ -102,8 +100,7 @@ async def test_text_postgres_cannot_hold_is_stored_with_a_replacement_character(
 async def test_a_rest_batch_that_fails_in_storage_is_a_503_naming_the_server_and_is_logged(
     live_server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    blobs = live_server.services.blobs
-    assert isinstance(blobs, LocalBlobStore)
+    blobs = live_server.local_blobs
     failing = {"v": 1, "events": [click(2), screenshot(3, for_seq=2)]}
     async with httpx.AsyncClient() as client:
         sid = await open_session(client, live_server)

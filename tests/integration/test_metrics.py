@@ -19,7 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lab.capture.media import decode_webp
 from lab.pipeline import run_step
-from lab.storage.blobs import LocalBlobStore
 from tests.conftest import LiveServer
 from tests.integration.test_ingest_api import auth, click, open_session, page
 from tests.integration.test_ingest_stream_errors import screenshot
@@ -149,8 +148,7 @@ async def test_pipeline_steps_and_queue_depth_show_on_the_web_metrics(
     live_server: LiveServer, archive_key: bytes
 ) -> None:
     """`codesight up` runs the worker in the web process: its steps show on the same /metrics."""
-    db, blobs = live_server.services.db, live_server.services.blobs
-    assert isinstance(blobs, LocalBlobStore)
+    db, blobs = live_server.services.db, live_server.local_blobs
     session_id = await recorded_session(db, blobs)
     before = await scrape(live_server)
     assert value(before, "codesight_queue_depth", queue="pipeline") == 0

@@ -43,8 +43,7 @@ async def live_jobs(queue: App, session_id: uuid.UUID) -> list[tuple[str, str]]:
 
 async def failed_session(server: LiveServer) -> tuple[uuid.UUID, str, bytes]:
     """A session whose quality step failed on its final attempt (a screenshot went missing)."""
-    db, blobs = server.services.db, server.services.blobs
-    assert isinstance(blobs, LocalBlobStore)
+    db, blobs = server.services.db, server.local_blobs
     session_id = await recorded_session(db, blobs)
     await record_step(db, session_id, "replay", "done")  # replay needs the site; its scores are set already
     key = f"sessions/{session_id}/screenshots/3.webp"

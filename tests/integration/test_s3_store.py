@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from cryptography.fernet import Fernet
 from moto.server import ThreadedMotoServer
 
-from lab.storage.archive import ARCHIVE_SUFFIX, archive_blob_key
+from lab.storage.archive import ARCHIVE_SUFFIX, SessionArchive, archive_blob_key, build_archive
+from lab.storage.fallback import ArchiveBackedBlobStore
 from lab.storage.s3 import LIFECYCLE_RULES, S3BlobStore
 
 REGION = "eu-west-1"
@@ -127,3 +130,25 @@ async def test_delete_prefix_removes_a_folder_in_batches_and_nothing_beside_it(s
     for bad in ("", "/", "sessions/x"):
         with pytest.raises(ValueError, match="prefix"):
             await store.delete_prefix(bad)
+
+
+async def test_a_gone_working_copy_is_read_from_the_archive_in_the_bucket(store: S3BlobStore) -> None:
+    key = Fernet.generate_key()
+    archive = SessionArchive("s1", {}, screenshots={"1.webp": b"shot"}, snapshots={"2.html.gz": b"snap"})
+    await store.put(archive_blob_key("s1"), build_archive(archive, key, created_at=datetime.now(UTC)))
+    blobs = ArchiveBackedBlobStore(store, lambda: key)
+
+    assert await blobs.get("sessions/s1/screenshots/1.webp") == b"shot"
+    assert await blobs.exists("sessions/s1/snapshots/2.html.gz")
+    assert await blobs.list("sessions/s1/") == [
+        archive_blob_key("s1"),
+        "sessions/s1/screenshots/1.webp",
+        "sessions/s1/snapshots/2.html.gz",
+    ]
+    stat = await store.stat(archive_blob_key("s1"))
+    assert stat is not None and stat.size_bytes > 0 and stat.version
+    assert await store.stat("sessions/s1/screenshots/1.webp") is None
+    with pytest.raises(FileNotFoundError):
+        await blobs.get("sessions/s1/audio/3.webm")
+    with pytest.raises(FileNotFoundError):
+        await blobs.get("sessions/s2/screenshots/1.webp")

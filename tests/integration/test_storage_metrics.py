@@ -36,27 +36,30 @@ def storage_prices(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def store_sessions(db: Database) -> None:
-    """Two archived sessions (one with a screenshot), one failed, one still recording."""
+    """Two archived sessions, each with a screenshot (the second's loose copies expired: only in its
+    archive now), one failed, one still recording."""
     archived = [Session(site="shop", status="done", archive_key=f"a{n}", archive_bytes=n) for n in ARCHIVE_BYTES]
+    archived[1].working_copies_deleted_at = datetime.now(UTC)
     others = [Session(site="shop", status="failed"), Session(site="shop", status="recording")]
     async with db.session() as s:
         s.add_all([*archived, *others])
         await s.flush()
-        event = Event(session_id=archived[0].id, seq=1, type="screenshot", t=datetime.now(UTC), url="http://shop/")
-        s.add(event)
-        await s.flush()
-        assert event.id is not None
-        s.add(
-            Screenshot(
-                session_id=archived[0].id,
-                event_id=event.id,
-                reason="navigation",
-                blob_key=f"sessions/{archived[0].id}/screenshots/1.webp",
-                size_bytes=SCREENSHOT_BYTES,
-                width=1,
-                height=1,
+        for session in archived:
+            event = Event(session_id=session.id, seq=1, type="screenshot", t=datetime.now(UTC), url="http://shop/")
+            s.add(event)
+            await s.flush()
+            assert event.id is not None
+            s.add(
+                Screenshot(
+                    session_id=session.id,
+                    event_id=event.id,
+                    reason="navigation",
+                    blob_key=f"sessions/{session.id}/screenshots/1.webp",
+                    size_bytes=SCREENSHOT_BYTES,
+                    width=1,
+                    height=1,
+                )
             )
-        )
 
 
 async def test_metrics_show_storage_bytes_sessions_and_the_cost_next_to_its_threshold(
@@ -70,6 +73,7 @@ async def test_metrics_show_storage_bytes_sessions_and_the_cost_next_to_its_thre
     scraped = await scrape(live_server)
 
     assert value(scraped, "codesight_storage_bytes", kind="archives") == sum(ARCHIVE_BYTES)
+    # Only the first session's screenshot is still a loose blob: the second's bytes are in its archive.
     assert value(scraped, "codesight_storage_bytes", kind="screenshots") == SCREENSHOT_BYTES
     assert value(scraped, "codesight_storage_bytes", kind="database") > 0
     sessions = {
