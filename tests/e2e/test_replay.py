@@ -162,7 +162,6 @@ async def test_a_registered_state_joins_the_matrix(
     assert top1_rate(run.outcomes) == 1.0
 
 
-@pytest.mark.skipif(not (SHOP / "site.json").is_file(), reason="fixtures/sites/shop is not there yet")
 async def test_shop_journey_replays_plausibly(replay_browser: Browser) -> None:
     engine, run, seconds = await generate_and_replay(replay_browser, SHOP)
     reliabilities = candidate_reliability(run.outcomes)
@@ -184,7 +183,6 @@ async def test_shop_journey_replays_plausibly(replay_browser: Browser) -> None:
     print(f"\nshop: {len(clicks)} clicks x {len(MATRIX)} conditions replayed in {seconds:.2f} s, top-1 {rate:.0%}")
 
 
-@pytest.mark.skipif(not (SHOP / "site.json").is_file(), reason="fixtures/sites/shop is not there yet")
 def replay_metrics() -> dict[tuple[str, str, str, str], float]:
     """Replay's counters in this process: (metric, viewport, state, outcome) -> value."""
     return {
