@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lab.training.fake_openai.errors import ApiError
+from lab.training.fake_openai.errors import ApiError, deployment_not_found
 
 # The fake resource's region, as ARM writes it into operation URLs.
 LOCATION = "eastus2"
@@ -226,11 +226,5 @@ class FakeArm:
         if deployment is None:
             return None
         if deployment.state_at(self.clock()) != "Succeeded":
-            raise ApiError(
-                404,
-                "The API deployment for this resource does not exist. If you created the deployment within the "
-                "last 5 minutes, please wait a moment and try again.",
-                param="deployment",
-                code="DeploymentNotFound",
-            )
+            raise deployment_not_found()
         return deployment

@@ -33,3 +33,14 @@ class ApiError(Exception):
 
 def not_found(kind: str, ident: str) -> ApiError:
     return ApiError(404, f"No such {kind}: '{ident}'", param="id", code=f"{kind.replace(' ', '_')}_not_found")
+
+
+def deployment_not_found() -> ApiError:
+    """Azure's answer on the data plane for a deployment that does not exist (or still provisions)."""
+    return ApiError(
+        404,
+        "The API deployment for this resource does not exist. If you created the deployment within the "
+        "last 5 minutes, please wait a moment and try again.",
+        param="deployment",
+        code="DeploymentNotFound",
+    )

@@ -23,7 +23,7 @@ from openai.types.chat import ChatCompletion
 
 from lab.training.fake_openai.arm import FakeArm
 from lab.training.fake_openai.chat import answer, memorize
-from lab.training.fake_openai.errors import ApiError, not_found
+from lab.training.fake_openai.errors import ApiError, deployment_not_found, not_found
 from lab.training.fake_openai.jobs import ORGANIZATION, FakeJob, Flavour, fine_tuned_name
 from lab.training.finetune import default_batch_size, default_epochs, estimate_training
 from lab.training.limits import base_model, check_dataset, limits_for, model_limits
@@ -333,13 +333,7 @@ class FakeOpenAI:
         fine_tuned = deployment in self.deployments and model in self._fine_tuned("azure")
         base = model == base_model(model) and (model_limits("azure", model) is not None or model in CHAT_MODELS)
         if not (fine_tuned or base):
-            raise ApiError(
-                404,
-                "The API deployment for this resource does not exist. If you created the deployment within the "
-                "last 5 minutes, please wait a moment and try again.",
-                param="deployment",
-                code="DeploymentNotFound",
-            )
+            raise deployment_not_found()
         return model
 
     def complete(
