@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import structlog
 from azure.core.credentials import AccessToken
@@ -48,19 +48,14 @@ class ServicePrincipal:
     client_secret: str
 
 
-class FixedTokenCredential:
-    """A token given in the settings, as an AsyncTokenCredential; it cannot be renewed."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.token, NEVER_EXPIRES)
+class CredentialBase:
+    """The async-context-manager half of azure-core's AsyncTokenCredential protocol, for a credential
+    that holds nothing to release; one that does overrides `close`."""
 
     async def close(self) -> None:
         return None
 
-    async def __aenter__(self) -> FixedTokenCredential:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -69,7 +64,17 @@ class FixedTokenCredential:
         exc_value: BaseException | None = None,
         traceback: TracebackType | None = None,
     ) -> None:
-        return None
+        await self.close()
+
+
+class FixedTokenCredential(CredentialBase):
+    """A token given in the settings, as an AsyncTokenCredential; it cannot be renewed."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self.token, NEVER_EXPIRES)
 
 
 def credential_for(token: str | None, service_principal: ServicePrincipal | None) -> AsyncTokenCredential:

@@ -11,7 +11,6 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from azure.core.credentials import AccessToken
 from click.testing import CliRunner
 
 from lab.config import get_settings
-from lab.training.arm_auth import ArmToken
+from lab.training.arm_auth import ArmToken, CredentialBase
 from lab.training.azure_arm import ARM_API_VERSION, ArmConfig, AzureDeployments
 from lab.training.fake_openai import FakeOpenAI, RunningFake, serve_fake_openai
 from lab.training.provider_errors import ProviderError
@@ -168,7 +167,7 @@ class ServerClock:
         return time.time() + self.offset_s
 
 
-class FakeEntraCredential:
+class FakeEntraCredential(CredentialBase):
     """An azure-core AsyncTokenCredential whose tokens the local server issues (`POST /_fake/arm-token`),
     as Entra ID issues ARM's; it remembers each one."""
 
@@ -190,20 +189,6 @@ class FakeEntraCredential:
         body = response.json()
         self.issued.append(body["access_token"])
         return AccessToken(body["access_token"], body["expires_on"])
-
-    async def close(self) -> None:
-        return None
-
-    async def __aenter__(self) -> FakeEntraCredential:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        return None
 
 
 async def test_an_expired_arm_token_is_refused_and_a_renewed_one_carries_on() -> None:

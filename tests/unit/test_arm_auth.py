@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ from azure.core.credentials import AccessToken
 from azure.identity import CredentialUnavailableError
 
 from lab.config import Settings
-from lab.training.arm_auth import REFRESH_MARGIN_S, ArmToken, FixedTokenCredential, arm_scope
+from lab.training.arm_auth import REFRESH_MARGIN_S, ArmToken, CredentialBase, FixedTokenCredential, arm_scope
 from lab.training.azure_arm import ArmConfig, AzureDeployments, arm_config
 from lab.training.provider_errors import ProviderError
 
@@ -43,7 +42,7 @@ class WallClock:
         return self.now
 
 
-class IssuingCredential:
+class IssuingCredential(CredentialBase):
     """An azure-core AsyncTokenCredential issuing `token-1`, `token-2`, ... that last `ttl_s` on `clock`."""
 
     def __init__(self, clock: WallClock, ttl_s: float = 3600.0, error: Exception | None = None) -> None:
@@ -69,17 +68,6 @@ class IssuingCredential:
 
     async def close(self) -> None:
         self.closed = True
-
-    async def __aenter__(self) -> IssuingCredential:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.close()
 
 
 class Script:
