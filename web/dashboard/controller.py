@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
@@ -22,6 +23,8 @@ from web.services import Services, ServicesDep
 from workers.tasks import ResumeRefusedError, resume_pipeline
 
 SESSIONS_PER_PAGE = 50
+# The session list's template context (`session_list`), as the list routes ask for it.
+ListingDep = NamedDependency[dict[str, Any]]
 # What a stored event file is served as: snapshots as gzip (open in a browser after gunzip), audio to play.
 BLOB_MEDIA_TYPES = {"snapshot": "application/gzip", "audio": "audio/webm"}
 
@@ -37,14 +40,15 @@ async def status_card(
 
 
 async def session_list(
-    services: Services,
-    site: str | None,
-    mode: str | None,
-    status: str | None,
-    review: str | None,
-    before: str | None,
+    services: ServicesDep,
+    site: FromQuery[str | None] = None,
+    mode: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    review: FromQuery[str | None] = None,
+    before: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
-    """The session list's template context; an empty form field means "any"."""
+    """The session list's template context, from the filter form's query (an empty field means "any");
+    the list pages' dependency `listing`."""
     filters = views.SessionFilter(site=site or None, mode=mode or None, status=status or None, review=review or None)
     try:
         anchor = uuid.UUID(before) if before else None
@@ -73,21 +77,12 @@ class DashboardController(Controller):
     async def home(self) -> Redirect:
         return Redirect("/sessions")
 
-    @get("/sessions")
-    async def sessions(
-        self,
-        request: Request[User, Any, Any],
-        services: ServicesDep,
-        site: FromQuery[str | None] = None,
-        mode: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
-        review: FromQuery[str | None] = None,
-        before: FromQuery[str | None] = None,
-    ) -> Template:
-        context = await session_list(services, site, mode, status, review, before)
+    @get("/sessions", dependencies={"listing": Provide(session_list)})
+    async def sessions(self, request: Request[User, Any, Any], services: ServicesDep, listing: ListingDep) -> Template:
         async with services.db.session() as s:
-            context["sites"] = await views.session_sites(s)
-        context |= {
+            sites = await views.session_sites(s)
+        context = listing | {
+            "sites": sites,
             "user": request.user,
             "modes": SESSION_MODES,
             "statuses": SESSION_STATUSES,
@@ -95,19 +90,10 @@ class DashboardController(Controller):
         }
         return Template("sessions.html", context=context)
 
-    @get("/sessions/rows")
-    async def session_rows(
-        self,
-        services: ServicesDep,
-        site: FromQuery[str | None] = None,
-        mode: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
-        review: FromQuery[str | None] = None,
-        before: FromQuery[str | None] = None,
-    ) -> Template:
+    @get("/sessions/rows", dependencies={"listing": Provide(session_list)})
+    async def session_rows(self, listing: ListingDep) -> Template:
         """The session list alone (counts, table, pager), for the live refresh."""
-        context = await session_list(services, site, mode, status, review, before)
-        return Template("partials/session_list.html", context=context)
+        return Template("partials/session_list.html", context=listing)
 
     @get("/sessions/{session_id:uuid}")
     async def session(
